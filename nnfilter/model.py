@@ -1,0 +1,202 @@
+"""The network maths: a small multilayer perceptron and its backpropagation, as pure numpy functions.
+
+A model maps a pixel's RGBA/255 (shape ``(n, 4)``) to a new RGBA/255. Hidden layers use one of
+``ACTIVATIONS``; the output layer is always a sigmoid so that the output stays in [0, 1].
+
+With ``residual=True`` the output is ``sigmoid(z + logit(x))``: the network learns a *correction*
+in logit space on top of its input, so with zero output weights it is exactly the identity (up to
+the clipping of 0 and 1), and far from the training colours it stays close to "leave the colour
+alone" rather than extrapolating freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_CHANNELS = 4
+LOGIT_EPS = 1.0 / 1024.0
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # Written so that large |z| never overflows exp().
+    out = np.exp(-np.abs(z))
+    np.divide(np.where(z >= 0, 1.0, out), 1.0 + out, out=out)
+    return out
+
+
+def _tanh(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z, out=z)
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0, out=z)
+
+
+def _leaky_relu(z: np.ndarray) -> np.ndarray:
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+LEAKY_SLOPE = 0.01
+
+ACTIVATIONS = {
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "relu": _relu,
+    "leaky-relu": _leaky_relu,
+}
+
+# Each derivative is written in terms of the activation's *output* a (as in scikit-learn's
+# ``_base.py``): it multiplies ``delta`` in place by f'(z) without needing z.
+DERIVATIVES = {
+    "sigmoid": lambda a, delta: np.multiply(delta, a * (1 - a), out=delta),
+    "tanh": lambda a, delta: np.multiply(delta, 1 - a * a, out=delta),
+    "relu": lambda a, delta: np.multiply(delta, a > 0, out=delta),
+    "leaky-relu": lambda a, delta: np.multiply(delta, np.where(a > 0, 1.0, LEAKY_SLOPE), out=delta),
+}
+
+# Glorot/He-style uniform init bound factors: bound = sqrt(factor / fan), as scikit-learn does.
+_INIT_FACTOR = {"sigmoid": 2.0, "tanh": 6.0, "relu": 6.0, "leaky-relu": 6.0}
+
+
+@dataclass
+class MLP:
+    """A multilayer perceptron: per-layer weights ``(fan_in, fan_out)`` and biases ``(fan_out,)``."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    activation: str = "sigmoid"
+    residual: bool = True
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Sizes of every layer, input and output included, e.g. ``[4, 16, 16, 4]``."""
+        return [self.weights[0].shape[0]] + [w.shape[1] for w in self.weights]
+
+    def parameters(self) -> list[np.ndarray]:
+        """All arrays that training updates, in the order gradients are returned."""
+        return [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(s) for s in self.layer_sizes)
+        return f"MLP({sizes}, activation={self.activation!r}, residual={self.residual})"
+
+
+def init_mlp(
+    hidden: list[int], activation: str, rng: np.random.Generator, residual: bool = True
+) -> MLP:
+    """A new RGBA → RGBA network with weights initialised to suit ``activation``.
+
+    With ``residual`` the output layer starts at zero, so the untrained model is the identity.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if not hidden or any(h < 1 for h in hidden):
+        raise ValueError(f"hidden layer sizes must be >= 1, got {hidden}")
+    sizes = [N_CHANNELS, *hidden, N_CHANNELS]
+    weights, biases = [], []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        is_output = i == len(sizes) - 2
+        factor = 2.0 if is_output else _INIT_FACTOR[activation]
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        if is_output and residual:
+            w = np.zeros((fan_in, fan_out))
+        else:
+            w = rng.uniform(-bound, bound, (fan_in, fan_out))
+        weights.append(w.astype(np.float32))
+        biases.append(np.zeros(fan_out, dtype=np.float32))
+    return MLP(weights, biases, activation, residual)
+
+
+def logit(x: np.ndarray) -> np.ndarray:
+    """The inverse of the sigmoid, with x clipped to [LOGIT_EPS, 1 - LOGIT_EPS] to stay finite."""
+    x = np.clip(x, LOGIT_EPS, 1 - LOGIT_EPS)
+    return np.log(x / (1 - x))
+
+
+def forward(model: MLP, x: np.ndarray) -> list[np.ndarray]:
+    """Every layer's output for a batch ``x`` of shape (n, 4), input first, for backprop."""
+    activations = [x]
+    hidden_fn = ACTIVATIONS[model.activation]
+    last = len(model.weights) - 1
+    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
+        z = activations[-1] @ w
+        z += b
+        if i == last:
+            if model.residual:
+                z += logit(x)
+            activations.append(_sigmoid(z))
+        else:
+            activations.append(hidden_fn(z))
+    return activations
+
+
+def predict(model: MLP, x: np.ndarray) -> np.ndarray:
+    """The network's output for ``x`` of shape (n, 4), keeping no intermediate layers."""
+    hidden_fn = ACTIVATIONS[model.activation]
+    a = x
+    for w, b in zip(model.weights[:-1], model.biases[:-1]):
+        z = a @ w
+        z += b
+        a = hidden_fn(z)
+    z = a @ model.weights[-1]
+    z += model.biases[-1]
+    if model.residual:
+        z += logit(x)
+    return _sigmoid(z)
+
+
+def _weighted_mse(out: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    return float(np.dot(w, ((out - y) ** 2).sum(axis=1)) / (w.sum() * out.shape[1]))
+
+
+def _weighted_cross_entropy(out: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    a = np.clip(out, 1e-7, 1 - 1e-7)
+    per_sample = -(y * np.log(a) + (1 - y) * np.log(1 - a)).sum(axis=1)
+    return float(np.dot(w, per_sample) / (w.sum() * out.shape[1]))
+
+
+LOSSES = {"mse": _weighted_mse, "cross-entropy": _weighted_cross_entropy}
+
+
+def error(out: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The (weighted) mean squared error over samples and channels, on the [0, 1] scale."""
+    if weights is None:
+        weights = np.ones(len(out), dtype=out.dtype)
+    return _weighted_mse(out, y, weights)
+
+
+def backward(
+    model: MLP,
+    activations: list[np.ndarray],
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    loss: str,
+) -> list[np.ndarray]:
+    """Gradients of the weighted loss with respect to ``model.parameters()``.
+
+    ``activations`` is what ``forward`` returned for the batch, ``y`` the targets (n, 4) and
+    ``sample_weight`` (n,) each sample's weight; the loss is normalised by the weights' sum.
+    """
+    out = activations[-1]
+    scale = (sample_weight / (sample_weight.sum() * out.shape[1]))[:, None].astype(out.dtype)
+    # Output deltas dL/dz for a sigmoid output layer (the residual term does not depend on
+    # the parameters, so it changes nothing here):
+    #   cross-entropy: dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
+    #   squared error: dL/da = 2 (a - y), times sigmoid' = a (1 - a)          ->  2 (a - y) a (1 - a)
+    delta = out - y
+    if loss == "mse":
+        delta *= 2 * out * (1 - out)
+    elif loss != "cross-entropy":
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    delta *= scale
+    derivative = DERIVATIVES[model.activation]
+    grads: list[np.ndarray] = []
+    for i in range(len(model.weights) - 1, -1, -1):
+        grads.append(delta.sum(axis=0))
+        grads.append(activations[i].T @ delta)
+        if i > 0:
+            delta = derivative(activations[i], delta @ model.weights[i].T)
+    grads.reverse()
+    return grads

@@ -1,0 +1,179 @@
+"""Training: optimizers and the mini-batch loop, reporting progress through a callback."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import ColourSamples, split_validation
+from .errors import TrainingDivergedError
+from .model import MLP, backward, error, forward, init_mlp, predict
+
+
+class SGD:
+    """Stochastic gradient descent with (optional) classical momentum."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float = 0.0):
+        self.lr = lr
+        self.momentum = momentum
+        self.velocities = [np.zeros_like(p) for p in params]
+
+    def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Move every parameter in place one step against its gradient."""
+        for p, v, g in zip(params, self.velocities, grads):
+            v *= self.momentum
+            v -= self.lr * g
+            p += v
+
+
+class Adam:
+    """Adam (Kingma & Ba 2014): per-parameter step sizes from running gradient moments."""
+
+    def __init__(
+        self,
+        params: list[np.ndarray],
+        lr: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
+        self.lr, self.beta1, self.beta2, self.epsilon = lr, beta1, beta2, epsilon
+        self.t = 0
+        self.ms = [np.zeros_like(p) for p in params]
+        self.vs = [np.zeros_like(p) for p in params]
+
+    def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Move every parameter in place one Adam step."""
+        self.t += 1
+        step = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        for p, m, v, g in zip(params, self.ms, self.vs, grads):
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g
+            p -= step * m / (np.sqrt(v) + self.epsilon)
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+DEFAULT_LR = {"sgd": 0.5, "adam": 0.01}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what model a training run makes (with the data and the seed)."""
+
+    hidden: list[int] = field(default_factory=lambda: [16, 16])
+    activation: str = "sigmoid"
+    loss: str = "mse"
+    optimizer: str = "adam"
+    lr: float | None = None
+    momentum: float = 0.9
+    batch_size: int = 256
+    epochs: int = 100
+    error_threshold: float = 0.0
+    seed: int = 0
+    validation_share: float = 0.1
+    residual: bool = True
+    count_power: float = 0.5
+
+    def learning_rate(self) -> float:
+        """The learning rate in force: the given one, or the optimizer's default."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+
+@dataclass
+class EpochReport:
+    """What one epoch achieved: the number, training and validation error (MSE on [0, 1])."""
+
+    epoch: int
+    train_error: float
+    validation_error: float
+
+
+@dataclass
+class TrainResult:
+    """The best model found, the per-epoch history and why training stopped."""
+
+    model: MLP
+    history: list[EpochReport]
+    stop_reason: str
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason == "interrupted"
+
+
+# Training is called diverged when its error rises this far above where it started,
+# or a weight grows past MAX_WEIGHT (colours in [0, 1] never need such weights).
+DIVERGENCE_FACTOR = 10.0
+MAX_WEIGHT = 1e4
+
+
+def _check_diverged(train_error: float, start_error: float, model: MLP, lr: float) -> None:
+    hint = f"try a smaller --lr than {lr:g}"
+    if not np.isfinite(train_error):
+        raise TrainingDivergedError(f"training diverged: the error became {train_error}; {hint}")
+    if train_error > DIVERGENCE_FACTOR * start_error + 1e-3:
+        raise TrainingDivergedError(
+            f"training diverged: the error rose from {start_error:.4g} to {train_error:.4g}; {hint}"
+        )
+    largest = max(float(np.abs(p).max()) for p in model.parameters())
+    if not np.isfinite(largest) or largest > MAX_WEIGHT:
+        raise TrainingDivergedError(f"training diverged: the weights blew up; {hint}")
+
+
+def train(
+    samples: ColourSamples,
+    config: TrainConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> TrainResult:
+    """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
+
+    The best model is the one with the lowest validation error (training error when there is no
+    validation share). Raises ``TrainingDivergedError`` when training blows up.
+    """
+    rng = np.random.default_rng(config.seed)
+    train_set, val_set = split_validation(samples, config.validation_share, rng)
+    if len(val_set) == 0:
+        val_set = train_set
+    model = init_mlp(config.hidden, config.activation, rng, config.residual)
+    params = model.parameters()
+    lr = config.learning_rate()
+    optimizer = SGD(params, lr, config.momentum) if config.optimizer == "sgd" else Adam(params, lr)
+    weights = train_set.counts**config.count_power
+    start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
+
+    best_model, best_error = copy.deepcopy(model), np.inf
+    history: list[EpochReport] = []
+    stop_reason = "epochs"
+    try:
+        for epoch in range(1, config.epochs + 1):
+            order = rng.permutation(len(train_set))
+            total, total_weight = 0.0, 0.0
+            for start in range(0, len(order), config.batch_size):
+                batch = order[start : start + config.batch_size]
+                x, y, w = train_set.inputs[batch], train_set.targets[batch], weights[batch]
+                activations = forward(model, x)
+                grads = backward(model, activations, y, w, config.loss)
+                optimizer.update_params(params, grads)
+                batch_weight = float(w.sum())
+                total += error(activations[-1], y, w) * batch_weight
+                total_weight += batch_weight
+            train_error = total / total_weight
+            _check_diverged(train_error, start_error, model, lr)
+            val_error = error(predict(model, val_set.inputs), val_set.targets)
+            report = EpochReport(epoch, train_error, val_error)
+            history.append(report)
+            if val_error < best_error:
+                best_model, best_error = copy.deepcopy(model), val_error
+            if on_epoch is not None:
+                on_epoch(report)
+            if train_error < config.error_threshold:
+                stop_reason = "error-threshold"
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    return TrainResult(best_model, history, stop_reason)

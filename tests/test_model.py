@@ -1,0 +1,79 @@
+"""The network maths: gradients against finite differences, a hand-worked net, XOR."""
+
+import numpy as np
+import pytest
+
+from nnfilter.data import ColourSamples
+from nnfilter.model import ACTIVATIONS, LOSSES, MLP, backward, forward, init_mlp, predict
+from nnfilter.train import TrainConfig, train
+
+
+def _loss(model, x, y, w, loss):
+    return LOSSES[loss](predict(model, x), y, w)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_backprop_matches_finite_differences(activation, loss, residual):
+    rng = np.random.default_rng(1)
+    model = init_mlp([5, 3], activation, rng, residual=False)
+    model.residual = residual
+    model.weights = [w.astype(np.float64) for w in model.weights]
+    model.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in model.biases]
+    x = rng.uniform(0.05, 0.95, (7, 4))
+    y = rng.uniform(0.05, 0.95, (7, 4))
+    w = rng.uniform(0.5, 2.0, 7)
+    grads = backward(model, forward(model, x), y, w, loss)
+    eps = 1e-6
+    for param, grad in zip(model.parameters(), grads):
+        numeric = np.zeros_like(param)
+        for index in np.ndindex(param.shape):
+            old = param[index]
+            param[index] = old + eps
+            up = _loss(model, x, y, w, loss)
+            param[index] = old - eps
+            down = _loss(model, x, y, w, loss)
+            param[index] = old
+            numeric[index] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-8)
+
+
+def test_forward_matches_hand_worked_values():
+    # One hidden sigmoid neuron, direct output: h = g(0.5*1 + 0.25*0 + 0 + 0 + 0.1) = g(0.6)
+    # out_c = g(h * 2 - 1) for every channel.
+    g = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    w0 = np.array([[0.5], [0.25], [0.0], [0.0]])
+    model = MLP([w0, np.full((1, 4), 2.0)], [np.array([0.1]), np.full(4, -1.0)], "sigmoid", False)
+    out = predict(model, np.array([[1.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(out, np.full((1, 4), g(2 * g(0.6) - 1)))
+
+
+def test_residual_model_starts_as_identity():
+    model = init_mlp([8], "sigmoid", np.random.default_rng(0), residual=True)
+    x = np.random.default_rng(2).uniform(0.01, 0.99, (50, 4)).astype(np.float32)
+    np.testing.assert_allclose(predict(model, x), x, atol=1e-5)
+
+
+def test_sigmoid_network_learns_xor():
+    # XOR of the red and green channels, written to every output channel.
+    x = np.array([[0, 0, 0, 1], [0, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1]], dtype=np.float32)
+    y = np.repeat(np.array([[0], [1], [1], [0]], dtype=np.float32), 4, axis=1)
+    samples = ColourSamples(x, y, np.ones(4, np.float32))
+    config = TrainConfig(hidden=[4], optimizer="sgd", lr=2.0, momentum=0.9, batch_size=4,
+                         epochs=3000, validation_share=0.0, residual=False, count_power=0.0)
+    result = train(samples, config)
+    out = predict(result.model, x)
+    assert (np.abs(out - y) < 0.2).all(), out
+
+
+def test_same_seed_gives_same_model_and_other_seed_differs():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (300, 4)).astype(np.float32)
+    samples = ColourSamples(x, x**2, np.ones(300, np.float32))
+    config = TrainConfig(hidden=[6], epochs=3, seed=5)
+    a, b = train(samples, config).model, train(samples, config).model
+    c = train(samples, TrainConfig(hidden=[6], epochs=3, seed=6)).model
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert np.array_equal(pa, pb)
+    assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
