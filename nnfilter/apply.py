@@ -1,0 +1,105 @@
+"""Applying a model to pixels and images, in bounded memory.
+
+Two ways give the same picture (within a level; ``tests/test_apply.py`` checks it):
+
+- ``exact``: the network on every pixel, in float32 chunks of ``CHUNK_PIXELS``.
+- ``lut``: the network evaluated once on a ``LUT_SIZE``³ RGB grid, then applied by Pillow's
+  ``Color3DLUT`` (trilinear, in C). This needs one alpha for the whole image: a look learned from
+  opaque pairs never depends on alpha (it is applied at alpha 1 and the image's alpha is kept), and
+  a look that learned alpha can use it only when the image's alpha is the same everywhere.
+
+Images are filtered in horizontal strips written back in place, so memory beyond the image itself
+stays at one strip, whatever the image size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from .lut import grid_points
+from .model import MLP, predict
+
+CHUNK_PIXELS = 65536
+STRIP_PIXELS = 1 << 20
+LUT_SIZE = 65
+
+
+def apply_to_pixels(
+    model: MLP, rgba: np.ndarray, keep_alpha: bool = True, chunk: int = CHUNK_PIXELS
+) -> np.ndarray:
+    """Filter uint8 pixels of shape (..., 4) exactly, ``chunk`` pixels at a time.
+
+    With ``keep_alpha`` the network sees every pixel as opaque and the input alpha is kept: that
+    is how a look learned from opaque pairs is applied.
+    """
+    flat = rgba.reshape(-1, 4)
+    out = np.empty_like(flat)
+    for start in range(0, len(flat), chunk):
+        block = flat[start : start + chunk]
+        x = block.astype(np.float32) / 255
+        if keep_alpha:
+            x[:, 3] = 1
+        y = predict(model, x)
+        out[start : start + chunk] = np.rint(y * 255)
+        if keep_alpha:
+            out[start : start + chunk, 3] = block[:, 3]
+    return out.reshape(rgba.shape)
+
+
+def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarray:
+    """The network on a size³ RGB grid at one alpha: float32 (size, size, size, 4), b-g-r order."""
+    grid = grid_points(size)
+    x = np.concatenate([grid, np.full((len(grid), 1), alpha, np.float32)], axis=1)
+    return predict(model, x).reshape(size, size, size, 4)
+
+
+def apply_to_image(
+    model: MLP, image: Image.Image, keep_alpha: bool = True, method: str = "auto"
+) -> Image.Image:
+    """Filter an "RGB" or "RGBA" image; returns an image of the same size, mode kept.
+
+    ``image`` may be modified in place and returned. ``method`` is "lut", "exact" or "auto"
+    (the LUT wherever it applies).
+    """
+    if image.mode not in ("RGB", "RGBA"):
+        raise ValueError(f"image mode must be RGB or RGBA, got {image.mode}")
+    alpha = _constant_alpha(image)
+    if method == "exact" or (method == "auto" and not keep_alpha and alpha is None):
+        return _filter_strips(image, lambda strip: _exact_strip(model, strip, keep_alpha))
+    if method not in ("auto", "lut"):
+        raise ValueError(f"method must be auto, lut or exact, got {method!r}")
+    if not keep_alpha and alpha is None:
+        raise ValueError("the LUT method needs an image of one alpha for a look that learned alpha")
+    table = lut_table(model, 1.0 if keep_alpha else alpha / 255)
+    output_alpha = np.rint(table[..., 3] * 255)
+    if keep_alpha or (output_alpha == (alpha if alpha is not None else 255)).all():
+        lut = ImageFilter.Color3DLUT(LUT_SIZE, table[..., :3].reshape(-1), channels=3)
+        return _filter_strips(image, lambda strip: strip.filter(lut))
+    lut = ImageFilter.Color3DLUT(LUT_SIZE, table.reshape(-1), channels=4, target_mode="RGBA")
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    return _filter_strips(rgba, lambda strip: strip.convert("RGB").filter(lut))
+
+
+def _constant_alpha(image: Image.Image) -> int | None:
+    """The image's alpha when it is the same on every pixel (255 for RGB), else None."""
+    if image.mode == "RGB":
+        return 255
+    low, high = image.getchannel("A").getextrema()
+    return low if low == high else None
+
+
+def _exact_strip(model: MLP, strip: Image.Image, keep_alpha: bool) -> Image.Image:
+    rgba = np.asarray(strip.convert("RGBA"))
+    out = apply_to_pixels(model, rgba, keep_alpha)
+    return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
+
+
+def _filter_strips(image: Image.Image, filter_strip) -> Image.Image:
+    """Run ``filter_strip`` over horizontal strips of ``image`` and paste each result back."""
+    width, height = image.size
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        box = (0, top, width, min(top + rows, height))
+        image.paste(filter_strip(image.crop(box)), box)
+    return image

@@ -1,0 +1,450 @@
+"""Image files in and out: open any photo as RGB/RGBA, save atomically with its EXIF and ICC profile.
+
+Only I/O lives here: no maths, no model, no click. Every failure is an ``ImageError`` (reading) or an
+``OutputError`` (writing) whose one-line message names the file and the problem; no raw Pillow or OS
+exception escapes (``KeyboardInterrupt`` passes through untouched).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError, features
+
+from .errors import ImageError, NnfilterError, OutputError
+
+#: Default pixel limit: 200-megapixel medium-format files pass with room to spare.
+DEFAULT_MAX_PIXELS = 400_000_000
+
+#: Output extensions (lower case, with the dot) and the format each one writes.
+OUTPUT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+
+_EXIF_PREFIX = b"Exif\x00\x00"  # how JPEG's APP1 starts an EXIF block; info["exif"] always has it
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+# Pillow's own decompression-bomb limit is a module global. Opening an image above it is only possible
+# with the global lifted, so open_image lifts it briefly, under this lock, only for such images (our own
+# max_pixels check still runs on the header before any pixel is decoded).
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """What one output format can hold, and its default quality (None: lossless, quality ignored)."""
+
+    alpha: bool
+    default_quality: int | None
+
+
+_WRITERS = {
+    "JPEG": _Writer(alpha=False, default_quality=95),
+    "PNG": _Writer(alpha=True, default_quality=None),
+    "TIFF": _Writer(alpha=True, default_quality=None),
+    "WEBP": _Writer(alpha=True, default_quality=90),
+}
+
+# JPEG at or above this quality keeps full chroma resolution (4:4:4); below it, 4:2:0.
+_JPEG_FULL_CHROMA_QUALITY = 90
+
+# TIFF writes EXIF tags into the image's own IFD, so tags that describe the pixel layout must not be copied
+# from another file's EXIF (Pillow would otherwise write the wrong width, strips or compression).
+_TIFF_LAYOUT_TAGS = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 266, 273, 274, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323,
+    324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532,
+})
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open an image file as a fully loaded, upright RGB or RGBA Pillow image.
+
+    Takes the first frame of an animated or multi-page file, applies the EXIF orientation, and converts
+    the mode with ``normalize_mode`` (alpha kept when the file has any). The pixel count is checked
+    against ``max_pixels`` from the header, before any pixel is decoded.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file.
+    max_pixels : int or None
+        Refuse images with more than this many pixels (width * height); None for no limit.
+
+    Returns
+    -------
+    PIL.Image.Image
+        Mode "RGB" or "RGBA". ``image.format`` is the source format ("JPEG", "PNG", ...).
+        ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
+        reset) and "icc_profile" (bytes, kept only when it describes RGB, since a greyscale or CMYK
+        profile would be wrong on the converted pixels). A corrupt EXIF block is dropped, not fatal.
+
+    Raises
+    ------
+    ImageError
+        Missing, a folder, empty, not an image, truncated or damaged, or too large.
+    """
+    name = os.fsdecode(path)
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
+    _check_readable_file(path, name)
+    try:
+        with open(path, "rb") as fp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data" and the like
+            try:
+                image = _open_and_load(fp, name, max_pixels)
+            except Image.DecompressionBombError:
+                with _PILLOW_LIMIT_LOCK:
+                    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                    try:
+                        image = _open_and_load(fp, name, max_pixels)
+                    finally:
+                        Image.MAX_IMAGE_PIXELS = saved
+            source_format = image.format
+            exif_ok = _exif_transpose_in_place(image)
+    except NnfilterError:
+        raise
+    except OSError as exc:
+        if isinstance(exc, UnidentifiedImageError):
+            raise ImageError(f"{name}: not an image file") from None
+        if exc.filename is not None:  # from the file system, not from a decoder
+            raise ImageError(f"{name}: cannot read ({_describe(exc)})") from None
+        raise ImageError(f"{name}: image is truncated or damaged ({_describe(exc)})") from None
+    except Exception as exc:
+        raise ImageError(f"{name}: image is truncated or damaged ({_describe(exc)})") from None
+
+    info = {}
+    exif = image.info.get("exif")
+    if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
+        info["exif"] = exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif  # WebP has no prefix
+    icc = image.info.get("icc_profile")
+    if isinstance(icc, bytes) and icc[16:20] == b"RGB ":
+        info["icc_profile"] = icc
+    try:
+        result = normalize_mode(image)
+    except Exception as exc:
+        raise ImageError(f"{name}: cannot convert {image.mode} pixels to RGB ({_describe(exc)})") from None
+    result.info = info
+    result.format = source_format
+    return result
+
+
+def _check_readable_file(path: str | os.PathLike[str], name: str) -> None:
+    """Refuse, with a named message, a path that is not a non-empty regular file."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({_describe(exc)})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(f"{name}: is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(f"{name}: not a regular file")
+    if st.st_size == 0:
+        raise ImageError(f"{name}: empty file")
+
+
+def _open_and_load(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
+    """Identify the image from its header, check its size, then decode its first frame."""
+    image = Image.open(fp)
+    width, height = image.size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(
+            f"{name}: {width * height} pixels ({width}x{height}) exceeds the limit of {max_pixels} "
+            "(use --max-pixels)"
+        )
+    image.load()
+    return image
+
+
+def _exif_transpose_in_place(image: Image.Image) -> bool:
+    """Apply the EXIF orientation; return False when the EXIF block is corrupt (and must be dropped)."""
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:
+        return False
+    return True
+
+
+def _is_readable_exif(data: bytes) -> bool:
+    """Whether an EXIF block parses (Pillow treats an unreadable one as empty and would write it back)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.Exif().load(data)
+    except Exception:
+        return False
+    return bool(data)
+
+
+def normalize_mode(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to "RGBA" if it carries transparency, else to "RGB".
+
+    16-bit greyscale ("I;16*", and "I" which is taken to hold 16-bit values) keeps its top 8 bits
+    (``value >> 8``: 65535 -> 255, 32768 -> 128); "F" is clipped to 0..255 and rounded (NaN -> 0).
+    Palette, greyscale, CMYK, YCbCr, LAB and HSV go through Pillow's conversions; premultiplied
+    "RGBa"/"La" are unpremultiplied. An "RGB"/"RGBA" image is returned as is, not copied.
+    """
+    mode = image.mode
+    if mode in ("RGB", "RGBA"):
+        if mode == "RGB" and "transparency" in image.info:
+            return image.convert("RGBA")
+        return image
+    if mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image)
+        grey = Image.fromarray((np.clip(values, 0, 65535) >> 8).astype(np.uint8))
+        transparency = image.info.get("transparency")
+        if isinstance(transparency, int):
+            alpha = np.where(values == transparency, 0, 255).astype(np.uint8)
+            return Image.merge("RGBA", (grey, grey, grey, Image.fromarray(alpha)))
+        return grey.convert("RGB")
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        grey = Image.fromarray(np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8))
+        return grey.convert("RGB")
+    if mode == "La":  # Pillow converts La only to LA
+        image = image.convert("LA")
+    return image.convert("RGBA" if image.has_transparency_data else "RGB")
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a regular file that Pillow recognises as an image, from its header only.
+
+    Never raises. Used to pick the images out of a folder; a file that passes may still fail to open
+    (truncated, too large), which ``open_image`` then reports.
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path):
+                return True
+    except Image.DecompressionBombError:
+        return True  # an image, just a big one: open_image applies the real limit
+    except Exception:
+        return False
+
+
+# --- arrays --------------------------------------------------------------------------------------------
+
+
+def to_rgba_array(image: Image.Image) -> np.ndarray:
+    """Pixels of an image as a new uint8 array of shape (height, width, 4); alpha is 255 for RGB input.
+
+    Images in other modes go through ``normalize_mode`` first.
+    """
+    if image.mode not in ("RGB", "RGBA"):
+        image = normalize_mode(image)
+    if image.mode == "RGBA":
+        return np.array(image, dtype=np.uint8)
+    array = np.empty((image.height, image.width, 4), dtype=np.uint8)
+    array[..., :3] = np.asarray(image)
+    array[..., 3] = 255
+    return array
+
+
+def from_rgba_array(array: np.ndarray, keep_alpha: bool) -> Image.Image:
+    """A Pillow image from a uint8 array of shape (height, width, 4): "RGBA", or "RGB" without alpha."""
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 4:
+        raise ValueError(f"expected a uint8 array of shape (height, width, 4), got {array.dtype} {array.shape}")
+    if not keep_alpha:
+        return Image.fromarray(np.ascontiguousarray(array[..., :3]))
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+# --- writing -------------------------------------------------------------------------------------------
+
+
+def save_image(
+    image: Image.Image,
+    path: str | os.PathLike[str],
+    *,
+    quality: int | None = None,
+    exif: bytes | Image.Exif | None = None,
+    icc_profile: bytes | None = None,
+    format: str | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Write an image atomically, in the format its extension names (see ``OUTPUT_FORMATS``).
+
+    RGBA into a format without alpha (JPEG) drops the alpha channel (no compositing onto a background).
+    Images not in RGB/RGBA go through ``normalize_mode`` first.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        The pixels. Its own ``info`` is not written: metadata comes only from ``exif``/``icc_profile``.
+    path : str or os.PathLike
+        Destination; its parent folder must exist.
+    quality : int or None
+        1..100, for JPEG (default 95; 4:4:4 chroma at >= 90, else 4:2:0) and WebP (default 90).
+        Ignored by the lossless formats (PNG, TIFF with LZW).
+    exif : bytes or PIL.Image.Exif or None
+        EXIF to embed (all four formats; for TIFF, tags describing the pixel layout are left out).
+    icc_profile : bytes or None
+        ICC profile to embed (all four formats).
+    format : str or None
+        "JPEG", "PNG", "TIFF" or "WEBP", overriding the extension.
+    overwrite : bool
+        Replace an existing file; otherwise an existing destination is refused.
+
+    Raises
+    ------
+    OutputError
+        Unknown extension, destination is a folder or exists, missing folder, or the write failed.
+        Nothing is left behind and an existing destination is untouched.
+    """
+    name = os.fsdecode(path)
+    fmt = _output_format(name, format)
+    writer = _WRITERS[fmt]
+    if quality is not None and not 1 <= quality <= 100:
+        raise ValueError(f"quality must be from 1 to 100, got {quality}")
+    params: dict[str, Any] = {"icc_profile": icc_profile}  # always set: PNG/TIFF would else take image.info's
+    if writer.default_quality is not None:
+        params["quality"] = writer.default_quality if quality is None else quality
+    if fmt == "JPEG":
+        params["subsampling"] = 0 if params["quality"] >= _JPEG_FULL_CHROMA_QUALITY else 2
+    if fmt == "TIFF" and features.check_codec("libtiff"):
+        params["compression"] = "tiff_lzw"
+    if exif is not None:
+        params["exif"] = exif
+
+    if image.mode not in ("RGB", "RGBA"):
+        image = normalize_mode(image)
+    if image.mode == "RGBA" and not writer.alpha:
+        image = image.convert("RGB")
+
+    def write(file: IO[bytes]) -> None:
+        try:
+            if fmt == "TIFF" and "exif" in params:
+                params["exif"] = _tiff_safe_exif(params["exif"])
+            image.save(file, format=fmt, **params)
+        except Exception as exc:
+            raise OutputError(f"{name}: cannot save as {fmt} ({_describe(exc)})") from None
+
+    atomic_write(path, write, overwrite=overwrite)
+
+
+def _output_format(name: str, format: str | None) -> str:
+    """The Pillow format to write: ``format`` if given, else the one the extension names."""
+    if format is not None:
+        fmt = format.upper()
+        if fmt not in _WRITERS:
+            raise OutputError(f"{name}: cannot write format {format!r} (use {', '.join(sorted(_WRITERS))})")
+    else:
+        ext = os.path.splitext(name)[1].lower()
+        if ext not in OUTPUT_FORMATS:
+            shown = repr(ext) if ext else "no extension"
+            raise OutputError(f"{name}: unknown image extension {shown} (use {', '.join(OUTPUT_FORMATS)})")
+        fmt = OUTPUT_FORMATS[ext]
+    Image.init()
+    if fmt not in Image.SAVE:
+        raise OutputError(f"{name}: this Pillow build cannot write {fmt} files")
+    return fmt
+
+
+def _tiff_safe_exif(exif: bytes | Image.Exif) -> Image.Exif:
+    """A copy of ``exif`` without the tags that describe pixel layout (TIFF writes EXIF into its own IFD)."""
+    safe = Image.Exif()
+    safe.load(exif.tobytes() if isinstance(exif, Image.Exif) else exif)
+    for tag in _TIFF_LAYOUT_TAGS & set(safe):
+        del safe[tag]
+    return safe
+
+
+def atomic_write(
+    path: str | os.PathLike[str], write_fn: Callable[[IO[bytes]], None], overwrite: bool = False
+) -> None:
+    """Write a file through ``write_fn(binary_file)`` into a temporary file, then rename it into place.
+
+    The temporary file (".nnfilter-<random><ext>") is made in the destination folder, with the usual
+    umask permissions (or the mode of the file it replaces), flushed and fsynced, then ``os.replace``d
+    over ``path``. On any failure, Ctrl-C included, it is removed and an existing destination is left
+    untouched. ``NnfilterError`` from ``write_fn`` passes through; other exceptions become
+    ``OutputError``; ``KeyboardInterrupt`` is re-raised as is.
+
+    Raises
+    ------
+    OutputError
+        Destination is a folder or a non-regular file, exists (unless ``overwrite``), its folder is
+        missing, or writing failed.
+    """
+    name = os.fsdecode(path)
+    dest = os.fspath(path)
+    mode = _check_destination(dest, name, overwrite)
+    folder = os.path.dirname(dest) or os.curdir
+    suffix = os.path.splitext(os.fsdecode(dest))[1]
+    file, temp = _create_temp(folder, suffix, name)
+    try:
+        with file:
+            write_fn(file)
+            file.flush()
+            os.fsync(file.fileno())
+        if mode is not None:
+            os.chmod(temp, mode)
+        if not overwrite and os.path.lexists(dest):  # appeared while we were writing
+            raise OutputError(f"{name}: exists (use --force to overwrite)")
+        os.replace(temp, dest)
+    except BaseException as exc:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(exc, NnfilterError) or not isinstance(exc, Exception):
+            raise
+        raise OutputError(f"{name}: cannot write ({_describe(exc)})") from None
+
+
+def _check_destination(dest: str | bytes, name: str, overwrite: bool) -> int | None:
+    """Refuse a destination we must not write; return the permission bits of a file being replaced."""
+    if os.path.isdir(dest):
+        raise OutputError(f"{name}: is a folder")
+    folder = os.path.dirname(dest) or os.curdir
+    if not os.path.isdir(folder):
+        raise OutputError(f"{name}: folder {os.fsdecode(folder)} does not exist")
+    if not os.path.lexists(dest):
+        return None
+    if not overwrite:
+        raise OutputError(f"{name}: exists (use --force to overwrite)")
+    try:
+        st = os.stat(dest)
+    except OSError:
+        return None  # a dangling symlink: replaced like a file
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{name}: not a regular file, refusing to replace it")
+    return stat.S_IMODE(st.st_mode)
+
+
+def _create_temp(folder: str | bytes, suffix: str, name: str) -> tuple[IO[bytes], str]:
+    """Create and open a new file in ``folder``; "x" mode gives 0o666 minus umask (tempfile gives 0o600)."""
+    folder = os.fsdecode(folder)
+    for _ in range(100):
+        temp = os.path.join(folder, f".nnfilter-{secrets.token_hex(6)}{suffix}")
+        try:
+            return open(temp, "xb"), temp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{name}: cannot write in folder {folder} ({_describe(exc)})") from None
+    raise OutputError(f"{name}: cannot create a temporary file in folder {folder}")
+
+
+def _describe(exc: BaseException) -> str:
+    """One line saying what went wrong, without a path the message already names."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

@@ -1,0 +1,153 @@
+"""The Python API the CLI is built on: learn a look from before/after pairs, save, load, apply.
+
+>>> from nnfilter import learn_look, Look                         # doctest: +SKIP
+>>> look, result = learn_look([(before_image, after_image)])        # doctest: +SKIP
+>>> look.apply(photo).save("photo-look.jpg")                        # doctest: +SKIP
+>>> look.save("look.npz"); Look.load("look.npz")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import __version__
+from .apply import apply_to_image, apply_to_pixels
+from .data import check_pair, pair_samples
+from .errors import PairMismatchError
+from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
+from .model import MLP
+from .modelfile import load_model, save_model
+from .train import EpochReport, TrainConfig, TrainResult, train
+
+ImageLike = Image.Image | np.ndarray
+
+
+@dataclass
+class Look:
+    """A trained network with its metadata: what ``nnfilter train`` makes and ``apply`` uses."""
+
+    model: MLP
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def learned_alpha(self) -> bool:
+        """Whether the training pairs had transparency, so the network's alpha output is used."""
+        return bool(self.metadata.get("learned_alpha", False))
+
+    def apply(self, image: ImageLike, method: str = "auto") -> ImageLike:
+        """Filter a Pillow image (RGB/RGBA; other modes are converted) or a uint8 array.
+
+        An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
+        A Pillow image is filtered in place when it is RGB or RGBA.
+        """
+        keep_alpha = not self.learned_alpha
+        if isinstance(image, np.ndarray):
+            return _apply_array(self.model, image, keep_alpha)
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        return apply_to_image(self.model, image, keep_alpha, method)
+
+    def save(self, path: str | Path, overwrite: bool = False) -> None:
+        """Write the look to a .npz model file, atomically."""
+        save_model(self.model, self.metadata, Path(path), overwrite)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Look:
+        """Read a model file (never unpickles; a bad file raises ``ModelFormatError``)."""
+        model, metadata = load_model(Path(path))
+        return cls(model, metadata)
+
+
+def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool) -> np.ndarray:
+    out = apply_to_pixels(model, _rgba(array), keep_alpha)
+    return out[..., : array.shape[-1]]
+
+
+def _rgba(image: ImageLike) -> np.ndarray:
+    """A Pillow image or uint8 array (..., 3 or 4) as a uint8 RGBA array (..., 4)."""
+    if isinstance(image, Image.Image):
+        return to_rgba_array(image)
+    if image.dtype != np.uint8 or image.ndim < 2 or image.shape[-1] not in (3, 4):
+        raise ValueError(
+            f"expected a uint8 array of shape (..., 3) or (..., 4), got {image.dtype} {image.shape}"
+        )
+    if image.shape[-1] == 3:
+        alpha = np.full(image.shape[:-1] + (1,), 255, np.uint8)
+        image = np.concatenate([image, alpha], axis=-1)
+    return image
+
+
+def learn_look(
+    pairs: Sequence[tuple[ImageLike, ImageLike]],
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Look, TrainResult]:
+    """Train a look from (before, after) pairs of Pillow images or uint8 arrays of one size each."""
+    config = config or TrainConfig()
+    sources, targets = [], []
+    for before, after in pairs:
+        source, target = _rgba(before), _rgba(after)
+        check_pair(source, target)
+        sources.append(source.reshape(-1, 4))
+        targets.append(target.reshape(-1, 4))
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    learned_alpha = bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
+    result = train(pair_samples(source, target), config, on_epoch)
+    last = result.history[-1] if result.history else None
+    meta = {
+        "nnfilter_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": asdict(config),
+        "learned_alpha": learned_alpha,
+        "pixels": int(len(source)),
+        "epochs_run": len(result.history),
+        "stop_reason": result.stop_reason,
+        "train_error": last.train_error if last else None,
+        "validation_error": min(r.validation_error for r in result.history) if last else None,
+        **(metadata or {}),
+    }
+    return Look(result.model, meta), result
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def learn_look_from_files(
+    pairs: Sequence[tuple[Path, Path]],
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Look, TrainResult]:
+    """Train a look from (before, after) image files; records their names and SHA-256."""
+    images, files = [], []
+    for before_path, after_path in pairs:
+        before, after = open_image(before_path, max_pixels), open_image(after_path, max_pixels)
+        if before.size != after.size:
+            (bw, bh), (aw, ah) = before.size, after.size
+            raise PairMismatchError(
+                f"{before_path} is {bw}x{bh} but {after_path} is {aw}x{ah}: "
+                "before and after must be the same size"
+            )
+        images.append((before, after))
+        files.append({
+            "before": Path(before_path).name, "before_sha256": sha256_of(before_path),
+            "after": Path(after_path).name, "after_sha256": sha256_of(after_path),
+            "size": list(before.size),
+        })
+    return learn_look(images, config, on_epoch, {"training_pairs": files})
+

@@ -1,0 +1,120 @@
+"""The model file: a ``.npz`` of plain numeric arrays plus JSON metadata, never a pickle.
+
+Arrays: ``format_version`` (scalar int), ``layer_sizes`` (int, e.g. ``[4, 16, 16, 4]``),
+``W0``, ``b0``, ``W1``, ``b1``, ... (float32) and ``metadata`` (the UTF-8 bytes of a JSON object
+holding ``activation``, ``residual``, ``loss`` and what the training run recorded).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFormatError
+from .images import atomic_write
+from .model import ACTIVATIONS, MLP, N_CHANNELS
+
+FORMAT_VERSION = 1
+MAX_LAYERS = 16
+MAX_LAYER_SIZE = 4096
+
+
+def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
+    """The .npz bytes of ``model`` with ``metadata`` (which must be JSON-serialisable)."""
+    meta = {**metadata, "activation": model.activation, "residual": model.residual}
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION),
+        "layer_sizes": np.array(model.layer_sizes, dtype=np.int64),
+        "metadata": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
+    }
+    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
+        arrays[f"W{i}"] = w.astype(np.float32)
+        arrays[f"b{i}"] = b.astype(np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def save_model(model: MLP, metadata: dict[str, Any], path: Path, overwrite: bool = False) -> None:
+    """Write the model atomically (temporary file + rename); refuse to overwrite unless asked."""
+    data = model_to_bytes(model, metadata)
+    atomic_write(Path(path), lambda f: f.write(data), overwrite=overwrite)
+
+
+def load_model(path: Path) -> tuple[MLP, dict[str, Any]]:
+    """Read and check a model file; any problem is one ``ModelFormatError`` naming the file."""
+    name = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise ModelFormatError(f"{name}: no such model file") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"{name}: is a folder, not a model file") from None
+    except Exception as exc:  # zip and .npy parsing of a hostile file fail in many ways
+        raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({_reason(exc)})") from None
+    return _model_from_arrays(arrays, name)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, dict[str, Any]]:
+    def fail(problem: str) -> ModelFormatError:
+        return ModelFormatError(f"{name}: {problem}")
+
+    if "format_version" not in arrays or "layer_sizes" not in arrays:
+        raise fail("not an nnfilter model (no format_version or layer_sizes)")
+    version = arrays["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise fail("not an nnfilter model (bad format_version)")
+    if int(version) > FORMAT_VERSION:
+        raise fail(
+            f"model format {int(version)} is newer than this nnfilter reads ({FORMAT_VERSION}); "
+            "upgrade nnfilter"
+        )
+    if int(version) < 1:
+        raise fail(f"unknown model format {int(version)}")
+    sizes = arrays["layer_sizes"]
+    if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or not 3 <= len(sizes) <= MAX_LAYERS:
+        raise fail("bad layer_sizes")
+    sizes = [int(s) for s in sizes]
+    if sizes[0] != N_CHANNELS or sizes[-1] != N_CHANNELS:
+        raise fail(f"the network maps {sizes[0]} to {sizes[-1]} channels, not RGBA to RGBA")
+    if any(not 1 <= s <= MAX_LAYER_SIZE for s in sizes):
+        raise fail(f"layer sizes must be 1 to {MAX_LAYER_SIZE}, got {sizes}")
+    meta = _metadata(arrays.get("metadata"), fail)
+    weights, biases = [], []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for key, shape in ((f"W{i}", (fan_in, fan_out)), (f"b{i}", (fan_out,))):
+            array = arrays.get(key)
+            if array is None:
+                raise fail(f"missing array {key}")
+            if array.shape != shape or array.dtype.kind != "f":
+                raise fail(f"array {key} has shape {array.shape} ({array.dtype}), expected {shape} floats")
+            if not np.isfinite(array).all():
+                raise fail(f"array {key} holds NaN or infinite values")
+        weights.append(arrays[f"W{i}"].astype(np.float32))
+        biases.append(arrays[f"b{i}"].astype(np.float32))
+    model = MLP(weights, biases, meta["activation"], bool(meta.get("residual", False)))
+    return model, meta
+
+
+def _metadata(raw: np.ndarray | None, fail) -> dict[str, Any]:
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise fail("missing or bad metadata")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise fail("metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise fail("metadata is not a JSON object")
+    if meta.get("activation") not in ACTIVATIONS:
+        raise fail(f"unknown activation {meta.get('activation')!r}")
+    return meta

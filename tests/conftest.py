@@ -1,0 +1,45 @@
+"""Shared test helpers: generated images with many colours, known looks to learn."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def colour_field(width: int, height: int, seed: int) -> np.ndarray:
+    """A uint8 RGB image (height, width, 3) of smooth waves that together cover most of the RGB cube."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    channels = []
+    for _ in range(3):
+        fx, fy, phase = rng.uniform(1, 6), rng.uniform(1, 6), rng.uniform(0, 2 * np.pi)
+        channels.append(0.5 + 0.5 * np.sin(2 * np.pi * (fx * x + fy * y * rng.choice([-1, 1])) + phase))
+    rgb = np.stack(channels, axis=-1) + rng.normal(0, 0.01, (height, width, 3))
+    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+
+
+SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+
+
+def sepia(rgb: np.ndarray) -> np.ndarray:
+    """The classic sepia matrix, clipped."""
+    return np.clip(np.rint(rgb.astype(np.float64) @ SEPIA.T), 0, 255).astype(np.uint8)
+
+
+def gamma(rgb: np.ndarray, g: float = 0.6) -> np.ndarray:
+    """A gamma curve on every channel."""
+    return np.rint(255 * (rgb / 255.0) ** g).astype(np.uint8)
+
+
+@pytest.fixture
+def pair_files(tmp_path):
+    """A before/after PNG pair (gamma look) and a different test photo, as files."""
+    before = colour_field(96, 64, seed=1)
+    paths = {
+        "before": tmp_path / "before.png",
+        "after": tmp_path / "after.png",
+        "photo": tmp_path / "photo.png",
+    }
+    Image.fromarray(before).save(paths["before"])
+    Image.fromarray(gamma(before)).save(paths["after"])
+    Image.fromarray(colour_field(80, 60, seed=2)).save(paths["photo"])
+    return paths

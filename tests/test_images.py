@@ -1,0 +1,515 @@
+"""Image I/O: every mode converts right, bad files are named errors, saves are atomic and keep metadata."""
+
+import errno
+import os
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
+
+from nnfilter.errors import ImageError, OutputError
+from nnfilter.images import (
+    DEFAULT_MAX_PIXELS,
+    atomic_write,
+    from_rgba_array,
+    is_image_file,
+    normalize_mode,
+    open_image,
+    save_image,
+    to_rgba_array,
+)
+
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _pixels(image):
+    return np.asarray(image).tolist()
+
+
+def _noise(size=(32, 32), mode="RGB", seed=0):
+    rng = np.random.default_rng(seed)
+    channels = len(mode)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8))
+
+
+def _exif(**tags):
+    exif = Image.Exif()
+    for tag, value in tags.items():
+        exif[int(tag[1:])] = value
+    return exif.tobytes()
+
+
+def _temps(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".nnfilter-"))
+
+
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_header_only(path, width, height):
+    """A tiny PNG whose IHDR declares ``width`` x ``height`` 8-bit RGB pixels, with no pixel data."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""))
+    return path
+
+
+# --- modes ---------------------------------------------------------------------------------------------
+
+
+def _open_saved(tmp_path, image, name, **params):
+    path = tmp_path / name
+    image.save(path, **params)
+    return open_image(path)
+
+
+def test_greyscale_and_bilevel_become_rgb(tmp_path):
+    grey = Image.new("L", (2, 1))
+    grey.putpixel((1, 0), 200)
+    out = _open_saved(tmp_path, grey, "grey.png")
+    assert (out.mode, out.format) == ("RGB", "PNG")
+    assert _pixels(out) == [[[0, 0, 0], [200, 200, 200]]]
+
+    bilevel = Image.new("1", (2, 1))
+    bilevel.putpixel((0, 0), 1)
+    assert _pixels(_open_saved(tmp_path, bilevel, "bw.png")) == [[[255, 255, 255], [0, 0, 0]]]
+
+
+def test_palette_becomes_rgb_or_rgba_with_transparency(tmp_path):
+    palette = Image.new("P", (2, 1))
+    palette.putpalette([10, 20, 30, 200, 100, 50])
+    palette.putpixel((1, 0), 1)
+    out = _open_saved(tmp_path, palette, "p.png")
+    assert out.mode == "RGB"
+    assert _pixels(out) == [[[10, 20, 30], [200, 100, 50]]]
+
+    out = _open_saved(tmp_path, palette, "p_trns.png", transparency=0)
+    assert out.mode == "RGBA"
+    assert _pixels(out) == [[[10, 20, 30, 0], [200, 100, 50, 255]]]
+
+    out = _open_saved(tmp_path, palette, "p_trns.gif", transparency=0)
+    assert out.mode == "RGBA" and out.getpixel((0, 0))[3] == 0 and out.getpixel((1, 0))[3] == 255
+
+
+def test_alpha_modes_become_rgba(tmp_path):
+    out = _open_saved(tmp_path, Image.new("LA", (1, 1), (90, 40)), "la.png")
+    assert (out.mode, out.getpixel((0, 0))) == ("RGBA", (90, 90, 90, 40))
+
+    out = _open_saved(tmp_path, Image.new("RGBA", (1, 1), (1, 2, 3, 4)), "rgba.png")
+    assert (out.mode, out.getpixel((0, 0))) == ("RGBA", (1, 2, 3, 4))
+
+    rgb = Image.new("RGB", (2, 1), (5, 6, 7))
+    rgb.putpixel((1, 0), (8, 9, 10))
+    out = _open_saved(tmp_path, rgb, "rgb_trns.png", transparency=(5, 6, 7))
+    assert _pixels(out) == [[[5, 6, 7, 0], [8, 9, 10, 255]]]
+
+    grey = Image.new("L", (2, 1), 7)
+    out = _open_saved(tmp_path, grey, "l_trns.png", transparency=7)
+    assert out.mode == "RGBA" and out.getpixel((0, 0)) == (7, 7, 7, 0)
+
+
+def test_in_memory_alpha_modes():
+    assert normalize_mode(Image.new("PA", (1, 1), (0, 100))).mode == "RGBA"
+    assert normalize_mode(Image.new("La", (1, 1), (64, 128))).getpixel((0, 0)) == (127, 127, 127, 128)
+    assert normalize_mode(Image.new("RGBa", (1, 1), (64, 32, 0, 128))).getpixel((0, 0)) == (127, 63, 0, 128)
+    assert normalize_mode(Image.new("RGBX", (1, 1), (1, 2, 3, 0))).getpixel((0, 0)) == (1, 2, 3)
+
+
+def test_sixteen_bit_greyscale_keeps_the_top_byte(tmp_path):
+    values = [0, 255, 256, 32768, 65535]
+    expected = [[[v >> 8] * 3 for v in values]]  # 32768 -> 128, 65535 -> 255: scaled, not clipped
+    for mode, name in [("I;16", "g16.png"), ("I;16B", "g16b.tif"), ("I", "g32.tif")]:
+        image = Image.new(mode, (len(values), 1))
+        for x, v in enumerate(values):
+            image.putpixel((x, 0), v)
+        out = _open_saved(tmp_path, image, name)
+        assert out.mode == "RGB", mode
+        assert _pixels(out) == expected, mode
+
+    signed = Image.fromarray(np.array([[-5, 70000]], dtype=np.int32))
+    assert _pixels(normalize_mode(signed)) == [[[0, 0, 0], [255, 255, 255]]]
+
+
+def test_sixteen_bit_transparency_becomes_alpha():
+    image = Image.new("I;16", (2, 1), 1000)
+    image.putpixel((1, 0), 40000)
+    image.info["transparency"] = 1000
+    assert _pixels(normalize_mode(image)) == [[[3, 3, 3, 0], [156, 156, 156, 255]]]
+
+
+def test_float_is_clipped_and_rounded(tmp_path):
+    image = Image.fromarray(np.array([[-5.0, 127.6, 300.0, np.nan]], dtype=np.float32))
+    out = _open_saved(tmp_path, image, "f.tif")
+    assert _pixels(out) == [[[0] * 3, [128] * 3, [255] * 3, [0] * 3]]
+
+
+def test_cmyk_becomes_rgb(tmp_path):
+    cmyk = Image.new("CMYK", (2, 1), (0, 0, 0, 0))
+    cmyk.putpixel((1, 0), (0, 255, 255, 0))
+    out = _open_saved(tmp_path, cmyk, "cmyk.tif")
+    assert _pixels(out) == [[[255, 255, 255], [255, 0, 0]]]
+    jpeg = _open_saved(tmp_path, cmyk, "cmyk.jpg", quality=100)
+    assert jpeg.mode == "RGB"
+    assert np.abs(np.asarray(jpeg, dtype=int) - _pixels(out)).max() < 8
+
+
+def test_colour_spaces_become_rgb():
+    rgb = Image.new("RGB", (1, 1), (200, 30, 90))
+    for mode in ("YCbCr", "HSV"):
+        out = normalize_mode(rgb.convert(mode))
+        assert out.mode == "RGB"
+        assert np.abs(np.subtract(out.getpixel((0, 0)), (200, 30, 90))).max() <= 3, mode
+    lab = Image.new("LAB", (1, 1), (128, 128, 128))  # L* = 50, neutral
+    assert normalize_mode(lab).getpixel((0, 0)) == (119, 119, 119)
+
+
+def test_rgb_is_returned_without_a_copy():
+    rgb = Image.new("RGB", (1, 1))
+    assert normalize_mode(rgb) is rgb
+
+
+# --- orientation, metadata, frames ---------------------------------------------------------------------
+
+
+def test_exif_orientation_is_applied_and_reset(tmp_path):
+    image = Image.new("RGB", (2, 1), (255, 0, 0))
+    image.putpixel((1, 0), (0, 0, 255))
+    path = tmp_path / "rotated.png"
+    image.save(path, exif=_exif(t274=8, t271="Maker"))
+    out = open_image(path)
+    assert out.size == (1, 2)
+    assert _pixels(out) == [[[0, 0, 255]], [[255, 0, 0]]]  # rotated 90 degrees counter-clockwise
+    kept = Image.Exif()
+    kept.load(out.info["exif"])
+    assert 274 not in kept and kept[271] == "Maker"
+
+
+def test_corrupt_exif_still_opens(tmp_path):
+    path = tmp_path / "bad_exif.jpg"
+    Image.new("RGB", (2, 1)).save(path, exif=b"Exif\x00\x00MM\x00\x3f\x00\x00\x00\x08")  # not a TIFF header
+    out = open_image(path)
+    assert out.size == (2, 1)
+    assert "exif" not in out.info  # dropped: it cannot be trusted, nor written back
+
+    path = tmp_path / "garbage_exif.jpg"
+    Image.new("RGB", (2, 1)).save(path, exif=b"Exif\x00\x00garbage!")
+    assert open_image(path).size == (2, 1)
+
+
+def test_failing_exif_transpose_falls_back_to_the_unrotated_image(tmp_path, monkeypatch):
+    def broken(image, **kwargs):
+        raise SyntaxError("bad EXIF")
+
+    path = tmp_path / "a.jpg"
+    Image.new("RGB", (2, 1)).save(path, exif=_exif(t274=8))
+    monkeypatch.setattr(ImageOps, "exif_transpose", broken)
+    out = open_image(path)
+    assert out.size == (2, 1) and "exif" not in out.info
+
+
+def test_only_writer_metadata_is_kept(tmp_path):
+    path = tmp_path / "meta.png"
+    Image.new("RGB", (1, 1)).save(path, icc_profile=SRGB_ICC, exif=_exif(t271="Maker"), dpi=(300, 300))
+    out = open_image(path)
+    assert set(out.info) == {"exif", "icc_profile"}
+    assert out.info["icc_profile"] == SRGB_ICC
+
+
+def test_non_rgb_icc_profile_is_dropped(tmp_path):
+    grey_profile = bytes(16) + b"GRAY" + bytes(108)
+    path = tmp_path / "grey_icc.png"
+    Image.new("L", (1, 1)).save(path, icc_profile=grey_profile)
+    assert "icc_profile" not in open_image(path).info
+
+
+def test_animated_gif_and_multipage_tiff_give_the_first_frame(tmp_path):
+    red, blue = Image.new("RGB", (2, 2), (255, 0, 0)), Image.new("RGB", (2, 2), (0, 0, 255))
+    red.save(tmp_path / "anim.gif", save_all=True, append_images=[blue], duration=100, loop=0)
+    red.save(tmp_path / "pages.tif", save_all=True, append_images=[blue])
+    red.save(tmp_path / "anim.webp", save_all=True, append_images=[blue], lossless=True)
+    for name in ("anim.gif", "pages.tif", "anim.webp"):
+        out = open_image(tmp_path / name)
+        assert out.getpixel((0, 0))[:3] == (255, 0, 0), name
+
+
+# --- refusals ------------------------------------------------------------------------------------------
+
+
+def test_decompression_bomb_is_refused_from_the_header(tmp_path):
+    path = _png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    limit = Image.MAX_IMAGE_PIXELS
+    start = time.perf_counter()
+    with pytest.raises(ImageError, match=r"bomb\.png: 10000000000 pixels .*exceeds the limit of 400000000"):
+        open_image(path)
+    assert time.perf_counter() - start < 1.0
+    assert Image.MAX_IMAGE_PIXELS == limit  # Pillow's global is as it was
+    assert is_image_file(path)
+
+
+def test_max_pixels_is_our_limit(tmp_path):
+    path = tmp_path / "four.png"
+    Image.new("RGB", (4, 4)).save(path)
+    assert open_image(path, max_pixels=16).size == (4, 4)
+    with pytest.raises(ImageError, match=r"16 pixels \(4x4\) exceeds the limit of 15 \(use --max-pixels\)"):
+        open_image(path, max_pixels=15)
+    assert DEFAULT_MAX_PIXELS >= 200_000_000
+
+
+@pytest.mark.parametrize("name", ["big.png", "big.tif", "big.webp", "big.gif", "big.jpg"])
+def test_images_above_pillows_own_limit_open(tmp_path, monkeypatch, name):
+    # Stands in for a 200 MP file: Pillow's global limit made tiny, ours left at its default.
+    path = tmp_path / name
+    Image.new("RGB", (8, 8), (0, 200, 0)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4)
+    out = open_image(path)
+    assert out.size == (8, 8) and abs(out.getpixel((3, 3))[1] - 200) < 4
+    assert Image.MAX_IMAGE_PIXELS == 4
+    assert is_image_file(path)
+
+
+@pytest.mark.parametrize("name, params", [("cut.jpg", {"quality": 95}), ("cut.png", {})])
+def test_truncated_images_are_refused(tmp_path, name, params):
+    path = tmp_path / name
+    _noise((64, 64)).save(path, **params)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=rf"{name}: image is truncated or damaged \(.+\)"):
+        open_image(path)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_text("hello, not a photo\n"), "not an image file"),
+        (lambda p: p.mkdir(), "is a folder, not an image file"),
+        (lambda p: None, "no such file"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+    ],
+)
+def test_non_images_are_refused_with_named_messages(tmp_path, make, message):
+    path = tmp_path / "photo.jpg"
+    make(path)
+    with pytest.raises(ImageError) as info:
+        open_image(path)
+    assert str(info.value) == f"{path}: {message}"
+    assert not is_image_file(path)
+
+
+def test_missing_parent_is_no_such_file(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        open_image(tmp_path / "nope" / "a.png")
+
+
+def test_is_image_file_sniffs_content(tmp_path):
+    png_named_txt = tmp_path / "really_a_png.txt"
+    Image.new("RGB", (1, 1)).save(png_named_txt, format="PNG")
+    assert is_image_file(png_named_txt)
+    assert is_image_file(str(png_named_txt))
+
+
+# --- arrays --------------------------------------------------------------------------------------------
+
+
+def test_rgba_array_round_trip():
+    rgb = _noise((5, 3))
+    array = to_rgba_array(rgb)
+    assert array.shape == (3, 5, 4) and array.dtype == np.uint8
+    assert (array[..., 3] == 255).all()
+    assert np.array_equal(array[..., :3], np.asarray(rgb))
+    array[0, 0] = 0  # a fresh, writable array
+    rgba = _noise((5, 3), "RGBA", seed=1)
+    assert np.array_equal(to_rgba_array(rgba), np.asarray(rgba))
+    assert from_rgba_array(to_rgba_array(rgba), keep_alpha=True).tobytes() == rgba.tobytes()
+    back = from_rgba_array(to_rgba_array(rgba), keep_alpha=False)
+    assert back.mode == "RGB" and back.tobytes() == rgba.convert("RGB").tobytes()
+    assert to_rgba_array(Image.new("L", (1, 1), 9)).tolist() == [[[9, 9, 9, 255]]]
+    with pytest.raises(ValueError, match=r"shape \(height, width, 4\)"):
+        from_rgba_array(np.zeros((2, 2, 3), np.uint8), keep_alpha=False)
+
+
+# --- saving --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.tif", "out.tiff", "out.webp", "OUT.PNG"])
+def test_lossless_formats_round_trip_rgba(tmp_path, name):
+    image = _noise((7, 5), "RGBA")
+    params = {"quality": 100} if name.endswith("webp") else {}
+    save_image(image, tmp_path / name, **params)
+    if name.endswith("webp"):
+        return  # lossy: only checked for alpha below
+    assert open_image(tmp_path / name).tobytes() == image.tobytes()
+
+
+def test_webp_keeps_alpha(tmp_path):
+    image = Image.new("RGBA", (4, 4), (10, 200, 30, 0))
+    save_image(image, tmp_path / "a.webp")
+    assert open_image(tmp_path / "a.webp").getpixel((0, 0))[3] == 0
+
+
+def test_rgba_into_jpeg_drops_alpha(tmp_path):
+    save_image(Image.new("RGBA", (4, 4), (10, 200, 30, 0)), tmp_path / "a.jpg")
+    out = open_image(tmp_path / "a.jpg")
+    assert out.mode == "RGB" and np.abs(np.subtract(out.getpixel((1, 1)), (10, 200, 30))).max() < 4
+
+
+def test_format_overrides_the_extension(tmp_path):
+    save_image(Image.new("RGB", (1, 1)), tmp_path / "out.data", format="png")
+    assert open_image(tmp_path / "out.data").format == "PNG"
+
+
+@pytest.mark.parametrize("name", ["out.xyz", "out"])
+def test_unknown_extension_is_refused(tmp_path, name):
+    with pytest.raises(OutputError, match=rf"{name}: unknown image extension .*\.jpg"):
+        save_image(Image.new("RGB", (1, 1)), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jpeg_quality_is_honoured(tmp_path):
+    image = _noise((64, 64))
+    sizes = {}
+    for quality in (30, 95, None):
+        path = tmp_path / f"q{quality}.jpg"
+        save_image(image, path, quality=quality)
+        sizes[quality] = path.stat().st_size
+    assert sizes[30] < sizes[95] == sizes[None]  # default is 95
+    with Image.open(tmp_path / "q95.jpg") as high, Image.open(tmp_path / "q30.jpg") as low:
+        assert JpegImagePlugin.get_sampling(high) == 0  # 4:4:4
+        assert JpegImagePlugin.get_sampling(low) == 2  # 4:2:0
+    with pytest.raises(ValueError, match="quality must be from 1 to 100, got 0"):
+        save_image(image, tmp_path / "q0.jpg", quality=0)
+
+
+@pytest.mark.parametrize("name", ["out.jpg", "out.png", "out.webp"])
+def test_exif_and_icc_are_written_byte_for_byte(tmp_path, name):
+    exif = _exif(t271="Maker", t305="nnfilter")
+    save_image(_noise((8, 8)), tmp_path / name, exif=exif, icc_profile=SRGB_ICC)
+    assert open_image(tmp_path / name).info == {"exif": exif, "icc_profile": SRGB_ICC}
+    with Image.open(tmp_path / name) as out:
+        assert out.info["exif"].endswith(exif[6:])  # WebP stores it without the "Exif\0\0" prefix
+
+
+def test_tiff_keeps_exif_tags_and_icc_but_not_layout_tags(tmp_path):
+    exif = _exif(t271="Maker", t256=999, t257=999, t259=7)
+    save_image(_noise((8, 6)), tmp_path / "out.tif", exif=exif, icc_profile=SRGB_ICC)
+    with Image.open(tmp_path / "out.tif") as out:
+        assert out.size == (8, 6)
+        assert out.getexif()[271] == "Maker"
+        assert out.info["icc_profile"] == SRGB_ICC
+    assert np.array_equal(np.asarray(open_image(tmp_path / "out.tif")), np.asarray(_noise((8, 6))))
+
+
+def test_no_metadata_unless_passed(tmp_path):
+    image = Image.new("RGB", (1, 1))
+    image.info["icc_profile"] = SRGB_ICC
+    for name in ("out.png", "out.tif", "out.jpg"):
+        save_image(image, tmp_path / name)
+        with Image.open(tmp_path / name) as out:
+            assert "icc_profile" not in out.info and "exif" not in out.info, name
+
+
+def test_open_save_open_keeps_orientation_and_metadata(tmp_path):
+    source = tmp_path / "in.jpg"
+    Image.new("RGB", (4, 2)).save(source, exif=_exif(t274=6, t271="Maker"), icc_profile=SRGB_ICC)
+    image = open_image(source)
+    save_image(image, tmp_path / "out.jpg", exif=image.info["exif"], icc_profile=image.info["icc_profile"])
+    again = open_image(tmp_path / "out.jpg")
+    assert again.size == (2, 4)
+    assert again.info == image.info
+
+
+def test_existing_destination_is_refused_unless_overwrite(tmp_path):
+    path = tmp_path / "out.png"
+    path.write_bytes(b"precious")
+    with pytest.raises(OutputError) as info:
+        save_image(Image.new("RGB", (1, 1)), path)
+    assert str(info.value) == f"{path}: exists (use --force to overwrite)"
+    assert path.read_bytes() == b"precious"
+    path.chmod(0o640)
+    save_image(Image.new("RGB", (1, 1)), path, overwrite=True)
+    assert open_image(path).size == (1, 1)
+    assert path.stat().st_mode & 0o777 == 0o640  # the replaced file's permissions are kept
+    assert _temps(tmp_path) == []
+
+
+def test_new_files_get_umask_permissions(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_image(Image.new("RGB", (1, 1)), tmp_path / "out.png")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o640  # not tempfile's 0o600
+
+
+def test_folder_and_special_destinations_are_refused(tmp_path):
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(OutputError, match=r"dir\.png: is a folder"):
+        save_image(Image.new("RGB", (1, 1)), tmp_path / "dir.png", overwrite=True)
+    os.mkfifo(tmp_path / "fifo.png")
+    with pytest.raises(OutputError, match="not a regular file"):
+        save_image(Image.new("RGB", (1, 1)), tmp_path / "fifo.png", overwrite=True)
+    assert _temps(tmp_path) == []
+
+
+def test_missing_folder_is_refused(tmp_path):
+    path = tmp_path / "missing" / "out.png"
+    with pytest.raises(OutputError, match=rf"out\.png: folder {tmp_path / 'missing'} does not exist"):
+        save_image(Image.new("RGB", (1, 1)), path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_save_leaves_no_temp_and_the_destination_intact(tmp_path):
+    path = tmp_path / "out.jpg"
+    path.write_bytes(b"precious")
+    too_long = b"Exif\x00\x00" + bytes(70_000)  # JPEG holds at most 64 KB of EXIF: fails mid-save
+    with pytest.raises(OutputError, match=r"out\.jpg: cannot save as JPEG \(EXIF data is too long\)"):
+        save_image(_noise((8, 8)), path, exif=too_long, overwrite=True)
+    assert path.read_bytes() == b"precious"
+    assert _temps(tmp_path) == []
+
+
+def test_atomic_write_cleans_up_on_disk_full_and_ctrl_c(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old")
+
+    def disk_full(file):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OutputError, match=r"model\.npz: cannot write \(No space left on device\)"):
+        atomic_write(path, disk_full, overwrite=True)
+    assert path.read_bytes() == b"old" and _temps(tmp_path) == []
+
+    def interrupted(file):
+        file.write(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, interrupted, overwrite=True)
+    assert path.read_bytes() == b"old" and _temps(tmp_path) == []
+
+    def own_error(file):
+        raise OutputError("mine")
+
+    with pytest.raises(OutputError, match="^mine$"):
+        atomic_write(path, own_error, overwrite=True)
+    assert _temps(tmp_path) == []
+
+    atomic_write(path, lambda file: file.write(b"new"), overwrite=True)
+    assert path.read_bytes() == b"new" and _temps(tmp_path) == []
+
+
+def test_atomic_write_temp_file_is_in_the_destination_folder(tmp_path):
+    seen = []
+
+    def write(file):
+        seen.append(os.path.basename(file.name))
+        assert _temps(tmp_path) == seen
+        file.write(b"x")
+
+    atomic_write(tmp_path / "out.cube", write)
+    assert seen[0].startswith(".nnfilter-") and seen[0].endswith(".cube")
+    assert (tmp_path / "out.cube").read_bytes() == b"x"

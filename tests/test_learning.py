@@ -1,0 +1,37 @@
+"""Known looks are learned, and the learned look is right on a *different* image."""
+
+import numpy as np
+import pytest
+
+from conftest import colour_field, gamma, sepia
+from nnfilter import Look, learn_look
+from nnfilter.train import TrainConfig
+
+
+@pytest.mark.parametrize("look_fn", [sepia, gamma], ids=["sepia", "gamma"])
+def test_known_look_is_learned_and_transfers(look_fn):
+    before = colour_field(160, 120, seed=1)
+    look, result = learn_look([(before, look_fn(before))], TrainConfig(seed=0))
+    other = colour_field(128, 96, seed=7)
+    predicted = look.apply(other)
+    mae = np.abs(predicted.astype(int) - look_fn(other).astype(int)).mean()
+    assert mae <= 2.0, f"mean abs error {mae:.2f} levels on a different image"
+    assert result.history[-1].train_error < result.history[0].train_error
+
+
+def test_error_threshold_stops_early():
+    before = colour_field(64, 48, seed=3)
+    _, result = learn_look([(before, gamma(before))], TrainConfig(epochs=200, error_threshold=1e-3))
+    assert result.stop_reason == "error-threshold"
+    assert len(result.history) < 200
+    assert result.history[-1].train_error < 1e-3
+
+
+def test_save_load_apply_is_bit_identical(tmp_path):
+    before = colour_field(64, 48, seed=4)
+    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5))
+    look.save(tmp_path / "look.npz")
+    loaded = Look.load(tmp_path / "look.npz")
+    photo = colour_field(50, 40, seed=5)
+    assert np.array_equal(look.apply(photo), loaded.apply(photo))
+    assert loaded.metadata["epochs_run"] == 5
