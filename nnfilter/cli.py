@@ -193,7 +193,7 @@ def info(model, as_json) -> None:
         click.echo(json.dumps({"layer_sizes": sizes, **look.metadata}, indent=2, sort_keys=True))
         return
     click.echo(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, "
-               f"{'residual' if look.model.residual else 'direct'} sigmoid output)")
+               f"sigmoid output{' with a skip path' if look.model.skip is not None else ''})")
     for key, value in sorted(look.metadata.items()):
-        if key not in ("activation", "residual"):
+        if key != "activation":
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")

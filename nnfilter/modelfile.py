@@ -1,8 +1,9 @@
 """The model file: a ``.npz`` of plain numeric arrays plus JSON metadata, never a pickle.
 
 Arrays: ``format_version`` (scalar int), ``layer_sizes`` (int, e.g. ``[4, 16, 16, 4]``),
-``W0``, ``b0``, ``W1``, ``b1``, ... (float32) and ``metadata`` (the UTF-8 bytes of a JSON object
-holding ``activation``, ``residual``, ``loss`` and what the training run recorded).
+``W0``, ``b0``, ``W1``, ``b1``, ... (float32), the optional skip matrix ``S`` (4, 4) and
+``metadata`` (the UTF-8 bytes of a JSON object holding ``activation`` and what the training run
+recorded).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ MAX_LAYER_SIZE = 4096
 
 def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
     """The .npz bytes of ``model`` with ``metadata`` (which must be JSON-serialisable)."""
-    meta = {**metadata, "activation": model.activation, "residual": model.residual}
+    meta = {**metadata, "activation": model.activation}
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION),
         "layer_sizes": np.array(model.layer_sizes, dtype=np.int64),
@@ -34,6 +35,8 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
     for i, (w, b) in enumerate(zip(model.weights, model.biases)):
         arrays[f"W{i}"] = w.astype(np.float32)
         arrays[f"b{i}"] = b.astype(np.float32)
+    if model.skip is not None:
+        arrays["S"] = model.skip.astype(np.float32)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -91,19 +94,22 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
         raise fail(f"layer sizes must be 1 to {MAX_LAYER_SIZE}, got {sizes}")
     meta = _metadata(arrays.get("metadata"), fail)
     weights, biases = [], []
+
+    def checked(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        array = arrays.get(key)
+        if array is None:
+            raise fail(f"missing array {key}")
+        if array.shape != shape or array.dtype.kind != "f":
+            raise fail(f"array {key} has shape {array.shape} ({array.dtype}), expected {shape} floats")
+        if not np.isfinite(array).all():
+            raise fail(f"array {key} holds NaN or infinite values")
+        return array.astype(np.float32)
+
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        for key, shape in ((f"W{i}", (fan_in, fan_out)), (f"b{i}", (fan_out,))):
-            array = arrays.get(key)
-            if array is None:
-                raise fail(f"missing array {key}")
-            if array.shape != shape or array.dtype.kind != "f":
-                raise fail(f"array {key} has shape {array.shape} ({array.dtype}), expected {shape} floats")
-            if not np.isfinite(array).all():
-                raise fail(f"array {key} holds NaN or infinite values")
-        weights.append(arrays[f"W{i}"].astype(np.float32))
-        biases.append(arrays[f"b{i}"].astype(np.float32))
-    model = MLP(weights, biases, meta["activation"], bool(meta.get("residual", False)))
-    return model, meta
+        weights.append(checked(f"W{i}", (fan_in, fan_out)))
+        biases.append(checked(f"b{i}", (fan_out,)))
+    skip = checked("S", (N_CHANNELS, N_CHANNELS)) if "S" in arrays else None
+    return MLP(weights, biases, meta["activation"], skip), meta
 
 
 def _metadata(raw: np.ndarray | None, fail) -> dict[str, Any]:

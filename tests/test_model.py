@@ -18,7 +18,8 @@ def _loss(model, x, y, w, loss):
 def test_backprop_matches_finite_differences(activation, loss, residual):
     rng = np.random.default_rng(1)
     model = init_mlp([5, 3], activation, rng, residual=False)
-    model.residual = residual
+    if residual:
+        model.skip = rng.normal(0, 1, (4, 4))
     model.weights = [w.astype(np.float64) for w in model.weights]
     model.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in model.biases]
     x = rng.uniform(0.05, 0.95, (7, 4))
@@ -44,7 +45,7 @@ def test_forward_matches_hand_worked_values():
     # out_c = g(h * 2 - 1) for every channel.
     g = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     w0 = np.array([[0.5], [0.25], [0.0], [0.0]])
-    model = MLP([w0, np.full((1, 4), 2.0)], [np.array([0.1]), np.full(4, -1.0)], "sigmoid", False)
+    model = MLP([w0, np.full((1, 4), 2.0)], [np.array([0.1]), np.full(4, -1.0)], "sigmoid")
     out = predict(model, np.array([[1.0, 0.0, 0.0, 0.0]]))
     np.testing.assert_allclose(out, np.full((1, 4), g(2 * g(0.6) - 1)))
 
