@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import PairMismatchError
 
-DEFAULT_CELL_BITS = 6
+DEFAULT_CELL_BITS = 5
 
 
 @dataclass
@@ -45,14 +45,17 @@ def check_pair(source: np.ndarray, target: np.ndarray) -> None:
 
 
 def cell_keys(rgba: np.ndarray, bits: int) -> np.ndarray:
-    """Each pixel's cell index in a ``2**bits``-per-channel RGBA grid, shape (n,).
+    """Each pixel's cell index in a ``2**bits``-per-channel RGB(A) grid, shape (n,).
 
     >>> cell_keys(np.array([[255, 0, 0, 255]], dtype=np.uint8), 1).tolist()
     [9]
     """
-    shift = 8 - bits
-    q = (rgba >> shift).astype(np.int64)
-    return ((q[:, 0] << bits | q[:, 1]) << bits | q[:, 2]) << bits | q[:, 3]
+    q = rgba >> np.uint8(8 - bits)
+    keys = q[:, 0].astype(np.uint32)
+    for c in range(1, rgba.shape[1]):
+        keys <<= bits
+        keys |= q[:, c]
+    return keys
 
 
 def pair_samples(
@@ -62,20 +65,24 @@ def pair_samples(
 
     Parameters
     ----------
-    source, target : uint8 arrays of shape (n_pixels, 4), the same pixels before and after.
-    bits : cell size, ``2**bits`` cells per channel (8 keeps every distinct colour apart).
+    source, target : uint8 arrays of shape (n_pixels, 4), the same pixels before and after,
+        or (n_pixels, 3) for opaque pixels (alpha 255), which saves work on large photos.
+    bits : cell size, ``2**bits`` cells per channel (1 to 6).
     """
+    if not 1 <= bits <= 6:
+        raise ValueError(f"cell bits must be 1 to 6, got {bits}")
+    channels = source.shape[1]
     keys = cell_keys(source, bits)
-    occupied, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    n = len(occupied)
-    inputs = np.empty((n, 4), dtype=np.float32)
-    targets = np.empty((n, 4), dtype=np.float32)
-    for c in range(4):
-        inputs[:, c] = np.bincount(index, weights=source[:, c], minlength=n) / counts
-        targets[:, c] = np.bincount(index, weights=target[:, c], minlength=n) / counts
-    inputs /= 255
-    targets /= 255
-    return ColourSamples(inputs, targets, counts.astype(np.float32))
+    n_cells = 1 << (channels * bits)
+    counts = np.bincount(keys, minlength=n_cells)
+    occupied = np.flatnonzero(counts)
+    inputs = np.ones((len(occupied), 4), dtype=np.float32)
+    targets = np.ones((len(occupied), 4), dtype=np.float32)
+    for c in range(channels):
+        for pixels, out in ((source, inputs), (target, targets)):
+            sums = np.bincount(keys, weights=pixels[:, c], minlength=n_cells)
+            out[:, c] = sums[occupied] / (255 * counts[occupied])
+    return ColourSamples(inputs, targets, counts[occupied].astype(np.float32))
 
 
 def split_validation(

@@ -71,18 +71,24 @@ def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool) -> np.ndarray:
     return out[..., : array.shape[-1]]
 
 
-def _rgba(image: ImageLike) -> np.ndarray:
-    """A Pillow image or uint8 array (..., 3 or 4) as a uint8 RGBA array (..., 4)."""
+def _pixels(image: ImageLike) -> np.ndarray:
+    """A Pillow image or uint8 array as uint8 pixels (..., 3) for RGB or (..., 4) for RGBA."""
     if isinstance(image, Image.Image):
-        return to_rgba_array(image)
+        return np.asarray(image) if image.mode == "RGB" else to_rgba_array(image)
     if image.dtype != np.uint8 or image.ndim < 2 or image.shape[-1] not in (3, 4):
         raise ValueError(
             f"expected a uint8 array of shape (..., 3) or (..., 4), got {image.dtype} {image.shape}"
         )
-    if image.shape[-1] == 3:
-        alpha = np.full(image.shape[:-1] + (1,), 255, np.uint8)
-        image = np.concatenate([image, alpha], axis=-1)
     return image
+
+
+def _rgba(image: ImageLike) -> np.ndarray:
+    """A Pillow image or uint8 array (..., 3 or 4) as a uint8 RGBA array (..., 4)."""
+    pixels = _pixels(image)
+    if pixels.shape[-1] == 3:
+        alpha = np.full(pixels.shape[:-1] + (1,), 255, np.uint8)
+        pixels = np.concatenate([pixels, alpha], axis=-1)
+    return pixels
 
 
 def learn_look(
@@ -93,14 +99,15 @@ def learn_look(
 ) -> tuple[Look, TrainResult]:
     """Train a look from (before, after) pairs of Pillow images or uint8 arrays of one size each."""
     config = config or TrainConfig()
-    sources, targets = [], []
-    for before, after in pairs:
-        source, target = _rgba(before), _rgba(after)
+    pixels = [(_pixels(before), _pixels(after)) for before, after in pairs]
+    for source, target in pixels:
         check_pair(source, target)
-        sources.append(source.reshape(-1, 4))
-        targets.append(target.reshape(-1, 4))
-    source, target = np.concatenate(sources), np.concatenate(targets)
-    learned_alpha = bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
+    if any(p.shape[-1] == 4 for pair in pixels for p in pair):
+        pixels = [(_rgba(source), _rgba(target)) for source, target in pixels]
+    channels = pixels[0][0].shape[-1]
+    source = np.concatenate([s.reshape(-1, channels) for s, _ in pixels])
+    target = np.concatenate([t.reshape(-1, channels) for _, t in pixels])
+    learned_alpha = channels == 4 and bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
     result = train(pair_samples(source, target), config, on_epoch)
     last = result.history[-1] if result.history else None
     meta = {
