@@ -1,3 +1,6 @@
+"""`python -m nnfilter`: the same as the `nnfilter` command."""
+
 from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()

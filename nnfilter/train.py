@@ -58,7 +58,10 @@ class Adam:
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
-DEFAULT_LR = {"sgd": 0.5, "adam": 0.01}
+DEFAULT_LR = {"sgd": 0.5, "adam": 0.04}
+# Without --epochs, train for about this many gradient steps (see benchmarks/RESULTS.md).
+AUTO_STEPS = 15000
+AUTO_EPOCHS_RANGE = (10, 2000)
 
 
 @dataclass
@@ -71,8 +74,8 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float | None = None
     momentum: float = 0.9
-    batch_size: int = 256
-    epochs: int = 100
+    batch_size: int = 64
+    epochs: int | None = None
     error_threshold: float = 0.0
     seed: int = 0
     validation_share: float = 0.1
@@ -83,12 +86,24 @@ class TrainConfig:
         """The learning rate in force: the given one, or the optimizer's default."""
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
+    def epochs_for(self, n_samples: int) -> int:
+        """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps.
+
+        >>> TrainConfig().epochs_for(64 * 1000), TrainConfig(epochs=3).epochs_for(10)
+        (15, 3)
+        """
+        if self.epochs is not None:
+            return self.epochs
+        steps_per_epoch = max(1, -(-n_samples // self.batch_size))
+        return int(np.clip(round(AUTO_STEPS / steps_per_epoch), *AUTO_EPOCHS_RANGE))
+
 
 @dataclass
 class EpochReport:
-    """What one epoch achieved: the number, training and validation error (MSE on [0, 1])."""
+    """What one epoch achieved: its number (of ``epochs``), training and validation error (MSE on [0, 1])."""
 
     epoch: int
+    epochs: int
     train_error: float
     validation_error: float
 
@@ -125,6 +140,17 @@ def _check_diverged(train_error: float, start_error: float, model: MLP, lr: floa
         raise TrainingDivergedError(f"training diverged: the weights blew up; {hint}")
 
 
+def cosine_schedule(epoch: int, epochs: int) -> float:
+    """The share of the learning rate used in ``epoch`` (1-based): from 1 down towards 0.
+
+    Large steps early find the shape of the look fast; small steps late settle its detail.
+
+    >>> [round(cosine_schedule(e, 4), 2) for e in range(1, 5)]
+    [1.0, 0.85, 0.5, 0.15]
+    """
+    return float(0.5 * (1 + np.cos(np.pi * (epoch - 1) / epochs)))
+
+
 def train(
     samples: ColourSamples,
     config: TrainConfig,
@@ -140,7 +166,7 @@ def train(
     if len(val_set) == 0:
         val_set = train_set
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
-    params = model.parameters()
+    params = [model.flatten()]
     lr = config.learning_rate()
     optimizer = SGD(params, lr, config.momentum) if config.optimizer == "sgd" else Adam(params, lr)
     weights = train_set.counts**config.count_power
@@ -149,8 +175,10 @@ def train(
     best_model, best_error = copy.deepcopy(model), np.inf
     history: list[EpochReport] = []
     stop_reason = "epochs"
+    epochs = config.epochs_for(len(train_set))
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(1, epochs + 1):
+            optimizer.lr = lr * cosine_schedule(epoch, epochs)
             order = rng.permutation(len(train_set))
             total, total_weight = 0.0, 0.0
             for start in range(0, len(order), config.batch_size):
@@ -158,14 +186,14 @@ def train(
                 x, y, w = train_set.inputs[batch], train_set.targets[batch], weights[batch]
                 activations = forward(model, x)
                 grads = backward(model, activations, y, w, config.loss)
-                optimizer.update_params(params, grads)
+                optimizer.update_params(params, [np.concatenate([g.ravel() for g in grads])])
                 batch_weight = float(w.sum())
                 total += error(activations[-1], y, w) * batch_weight
                 total_weight += batch_weight
             train_error = total / total_weight
             _check_diverged(train_error, start_error, model, lr)
             val_error = error(predict(model, val_set.inputs), val_set.targets)
-            report = EpochReport(epoch, train_error, val_error)
+            report = EpochReport(epoch, epochs, train_error, val_error)
             history.append(report)
             if val_error < best_error:
                 best_model, best_error = copy.deepcopy(model), val_error
