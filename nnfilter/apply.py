@@ -14,6 +14,9 @@ stays at one strip, whatever the image size.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image, ImageFilter
 
@@ -55,18 +58,23 @@ def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarra
 
 
 def apply_to_image(
-    model: MLP, image: Image.Image, keep_alpha: bool = True, method: str = "auto"
+    model: MLP,
+    image: Image.Image,
+    keep_alpha: bool = True,
+    method: str = "auto",
+    threads: int | None = None,
 ) -> Image.Image:
     """Filter an "RGB" or "RGBA" image; returns an image of the same size, mode kept.
 
     ``image`` may be modified in place and returned. ``method`` is "lut", "exact" or "auto"
-    (the LUT wherever it applies).
+    (the LUT wherever it applies). ``threads`` defaults to the number of cores.
     """
+    threads = threads or os.cpu_count() or 1
     if image.mode not in ("RGB", "RGBA"):
         raise ValueError(f"image mode must be RGB or RGBA, got {image.mode}")
     alpha = _constant_alpha(image)
     if method == "exact" or (method == "auto" and not keep_alpha and alpha is None):
-        return _filter_strips(image, lambda strip: _exact_strip(model, strip, keep_alpha))
+        return _filter_strips(image, lambda strip: _exact_strip(model, strip, keep_alpha), threads)
     if method not in ("auto", "lut"):
         raise ValueError(f"method must be auto, lut or exact, got {method!r}")
     if not keep_alpha and alpha is None:
@@ -75,10 +83,10 @@ def apply_to_image(
     output_alpha = np.rint(table[..., 3] * 255)
     if keep_alpha or (output_alpha == (alpha if alpha is not None else 255)).all():
         lut = ImageFilter.Color3DLUT(LUT_SIZE, table[..., :3].reshape(-1), channels=3)
-        return _filter_strips(image, lambda strip: strip.filter(lut))
+        return _filter_strips(image, lambda strip: strip.filter(lut), threads)
     lut = ImageFilter.Color3DLUT(LUT_SIZE, table.reshape(-1), channels=4, target_mode="RGBA")
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    return _filter_strips(rgba, lambda strip: strip.convert("RGB").filter(lut))
+    return _filter_strips(rgba, lambda strip: strip.convert("RGB").filter(lut), threads)
 
 
 def _constant_alpha(image: Image.Image) -> int | None:
@@ -95,11 +103,19 @@ def _exact_strip(model: MLP, strip: Image.Image, keep_alpha: bool) -> Image.Imag
     return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
 
 
-def _filter_strips(image: Image.Image, filter_strip) -> Image.Image:
-    """Run ``filter_strip`` over horizontal strips of ``image`` and paste each result back."""
+def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Image:
+    """Run ``filter_strip`` over horizontal strips of ``image`` and paste each result back.
+
+    ``threads`` strips are filtered at a time (Pillow's filters release the GIL), so memory beyond
+    the image stays at ``threads`` strips.
+    """
     width, height = image.size
     rows = max(1, STRIP_PIXELS // max(width, 1))
-    for top in range(0, height, rows):
-        box = (0, top, width, min(top + rows, height))
-        image.paste(filter_strip(image.crop(box)), box)
+    boxes = [(0, top, width, min(top + rows, height)) for top in range(0, height, rows)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start in range(0, len(boxes), threads):
+            group = boxes[start : start + threads]
+            results = pool.map(lambda box: filter_strip(image.crop(box)), group)
+            for box, result in zip(group, results):
+                image.paste(result, box)
     return image
