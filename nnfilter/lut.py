@@ -5,24 +5,21 @@ red fastest. That is the order of Pillow's ``ImageFilter.Color3DLUT``, of the ro
 pixels of a HaldCLUT image read row by row, so every format here is one reshape of the same array.
 
 Bad arguments raise ``ValueError``; a .cube file that cannot be read or is not a usable 3D LUT raises
-``LutFormatError``; failures to write raise ``OSError``, and never leave a partial file behind.
+``LutFormatError``; failures to write raise ``OutputError``, and never leave a partial file behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from nnfilter.errors import LutFormatError
+from .errors import LutFormatError
+from .images import atomic_write
 
 CUBE_SIZES = (2, 65)
 """Smallest and largest table size for .cube files and Pillow (``Color3DLUT`` takes 2 to 65)."""
@@ -136,25 +133,6 @@ def bake_table(colour_fn: ColourFn, size: int, *, chunk: int = BAKE_CHUNK) -> np
     return table
 
 
-def _write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temp file next to ``path``, then rename it to ``path``; remove it on any failure."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode open() would
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 def _cube_text(table: np.ndarray, title: str = "nnfilter") -> str:
     """The text of a .cube file holding ``table``: header, then one "R G B" row per grid point, red fastest.
 
@@ -170,7 +148,9 @@ def _cube_text(table: np.ndarray, title: str = "nnfilter") -> str:
     return header + ("%.6f %.6f %.6f\n" * size**3) % tuple(values.reshape(-1).tolist())
 
 
-def write_cube(path: str | os.PathLike[str], table: np.ndarray, title: str = "nnfilter") -> None:
+def write_cube(
+    path: str | os.PathLike[str], table: np.ndarray, title: str = "nnfilter", overwrite: bool = False
+) -> None:
     """Write ``table`` as an Adobe/Resolve .cube 3D LUT, atomically.
 
     Parameters
@@ -183,7 +163,7 @@ def write_cube(path: str | os.PathLike[str], table: np.ndarray, title: str = "nn
         Written as the TITLE line.
     """
     data = _cube_text(table, title).encode("utf-8")
-    _write_atomic(path, lambda file: file.write(data))
+    atomic_write(path, lambda file: file.write(data), overwrite)
 
 
 def _cube_error(name: str, lineno: int | None, message: str) -> LutFormatError:
@@ -371,10 +351,10 @@ def hald_image(table: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels.reshape(side, side, 3), mode="RGB")
 
 
-def write_hald(path: str | os.PathLike[str], table: np.ndarray) -> None:
+def write_hald(path: str | os.PathLike[str], table: np.ndarray, overwrite: bool = False) -> None:
     """Write ``table`` as an 8-bit RGB HaldCLUT PNG, atomically (see ``hald_image``)."""
     image = hald_image(table)
-    _write_atomic(path, lambda file: image.save(file, format="PNG"))
+    atomic_write(path, lambda file: image.save(file, format="PNG"), overwrite)
 
 
 def lut_filter(table: np.ndarray) -> ImageFilter.Color3DLUT:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from nnfilter.errors import LutFormatError
+from nnfilter.errors import LutFormatError, OutputError
 from nnfilter.lut import (
     bake_table,
     grid_points,
@@ -171,11 +171,16 @@ def test_write_cube_rejects_table(tmp_path, table, match):
 def test_write_cube_failure_leaves_nothing(tmp_path):
     target = tmp_path / "taken"
     target.mkdir()  # os.replace cannot put a file over a directory
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="folder"):
         write_cube(target, bake_table(identity, 2))
     assert os.listdir(tmp_path) == ["taken"] and os.listdir(target) == []
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(OutputError):
         write_cube(tmp_path / "missing" / "look.cube", bake_table(identity, 2))
+    existing = tmp_path / "old.cube"
+    existing.write_text("keep me")
+    with pytest.raises(OutputError, match="exists"):
+        write_cube(existing, bake_table(identity, 2))
+    assert existing.read_text() == "keep me"
 
 
 def test_read_cube_accepts_comments_blanks_crlf_and_resolve_keywords(tmp_path):
