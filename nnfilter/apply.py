@@ -53,8 +53,12 @@ def apply_to_pixels(
 def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarray:
     """The network on a size³ RGB grid at one alpha: float32 (size, size, size, 4), b-g-r order."""
     grid = grid_points(size)
-    x = np.concatenate([grid, np.full((len(grid), 1), alpha, np.float32)], axis=1)
-    return predict(model, x).reshape(size, size, size, 4)
+    out = np.empty((len(grid), 4), np.float32)
+    for start in range(0, len(grid), CHUNK_PIXELS):
+        rgb = grid[start : start + CHUNK_PIXELS]
+        x = np.concatenate([rgb, np.full((len(rgb), 1), alpha, np.float32)], axis=1)
+        out[start : start + CHUNK_PIXELS] = predict(model, x)
+    return out.reshape(size, size, size, 4)
 
 
 def apply_to_image(

@@ -1,5 +1,9 @@
 """Shared test helpers: generated images with many colours, known looks to learn."""
 
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -43,3 +47,49 @@ def pair_files(tmp_path):
     Image.fromarray(gamma(before)).save(paths["after"])
     Image.fromarray(colour_field(80, 60, seed=2)).save(paths["photo"])
     return paths
+
+
+# --- real programs that read our files (ffmpeg, ImageMagick) -----------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _version(exe: str, flag: str) -> str:
+    try:
+        run = subprocess.run([exe, flag], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return ""
+    return run.stdout if run.returncode == 0 else ""
+
+
+def _require(tool: str, exe: str | None, package: str) -> str:
+    if exe is not None:
+        return exe
+    message = f"{tool} not found (apt-get install {package})"
+    if _in_ci():
+        pytest.fail(f"{message}; CI is set, so this test may not be skipped")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    found = exe if exe and _version(exe, "-version").startswith("ffmpeg version") else None
+    return _require("ffmpeg", found, "ffmpeg")
+
+
+@pytest.fixture(scope="session")
+def imagemagick() -> str:
+    """ImageMagick 7's magick, else 6's convert; a convert that isn't ImageMagick (a stand-in) does not count."""
+    for name in ("magick", "/usr/bin/convert", "convert"):
+        exe = shutil.which(name)
+        if exe and "Version: ImageMagick" in _version(exe, "-version"):
+            return exe
+    return _require("ImageMagick", None, "imagemagick")
+
+
+def run(args: list[str], cwd) -> None:
+    done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{args} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"

@@ -1,0 +1,72 @@
+"""`nnfilter export`: .cube and HaldCLUT files that real tools apply like `nnfilter apply` does."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import run
+from nnfilter.cli import main
+from nnfilter.lut import read_cube
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+
+
+@pytest.fixture
+def model(pair_files, tmp_path):
+    path = tmp_path / "look.npz"
+    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "20")
+    assert result.exit_code == 0, info
+    return path
+
+
+def levels(path):
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def test_cube_is_written_and_read_back(model, tmp_path):
+    result, info = invoke("export", model, "-o", tmp_path / "look.cube", "--size", 17)
+    assert result.exit_code == 0, info
+    text = (tmp_path / "look.cube").read_text()
+    assert "LUT_3D_SIZE 17" in text and "DOMAIN_MAX 1 1 1" in text
+    assert read_cube(tmp_path / "look.cube").shape == (17, 17, 17, 3)
+
+
+def test_export_refuses_unknown_extension_and_existing_file(model, tmp_path):
+    result, info = invoke("export", model, "-o", tmp_path / "look.txt")
+    assert result.exit_code == 2 and "--format" in result.stderr, info
+    (tmp_path / "old.cube").write_text("keep")
+    result, info = invoke("export", model, "-o", tmp_path / "old.cube")
+    assert result.exit_code == 1 and "exists" in result.stderr, info
+    assert (tmp_path / "old.cube").read_text() == "keep"
+
+
+def test_ffmpeg_lut3d_matches_nnfilter_apply(model, pair_files, tmp_path, ffmpeg):
+    invoke("export", model, "-o", tmp_path / "look.cube")
+    result, info = invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "ours.png")
+    assert result.exit_code == 0, info
+    run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-vf", "lut3d=look.cube",
+         "theirs.png"], cwd=tmp_path)  # fmt: skip
+    mae = np.abs(levels(tmp_path / "ours.png") - levels(tmp_path / "theirs.png")).mean()
+    assert mae <= 2.0, f"ffmpeg lut3d differs from nnfilter apply by {mae:.2f} levels"
+
+
+def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
+    model, pair_files, tmp_path, ffmpeg, imagemagick
+):
+    result, info = invoke("export", model, "-o", tmp_path / "hald.png", "--level", 8)
+    assert result.exit_code == 0, info
+    assert Image.open(tmp_path / "hald.png").size == (512, 512)
+    invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "ours.png")
+    run([imagemagick, pair_files["photo"], "hald.png", "-hald-clut", "-alpha", "off", "im.png"],
+        cwd=tmp_path)  # fmt: skip
+    run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-i", "hald.png",
+         "-filter_complex", "[0][1]haldclut", "ff.png"], cwd=tmp_path)  # fmt: skip
+    ours = levels(tmp_path / "ours.png")
+    for name in ("im.png", "ff.png"):
+        mae = np.abs(ours - levels(tmp_path / name)).mean()
+        assert mae <= 2.0, f"{name} differs from nnfilter apply by {mae:.2f} levels"
