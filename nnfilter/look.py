@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import __version__
+from . import __version__, coverage
 from .apply import apply_to_image, apply_to_pixels
 from .data import check_pair, pair_samples
-from .errors import PairMismatchError
+from .errors import ModelFormatError, PairMismatchError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
 from .model import MLP
 from .modelfile import load_model, save_model
@@ -36,6 +36,20 @@ class Look:
 
     model: MLP
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> np.ndarray | None:
+        """The cells of the 16³ RGB grid the training pairs covered (a mask), if recorded."""
+        text = self.metadata.get("coverage")
+        return None if text is None else coverage.from_hex(text)
+
+    def unseen_share(self, image: ImageLike) -> float | None:
+        """The share of an image's pixels in colour cells the training pairs never showed."""
+        covered = self.coverage
+        if covered is None:
+            return None
+        pixels = _pixels(image)
+        return float(coverage.unseen_mask(covered, pixels.reshape(-1, pixels.shape[-1])).mean())
 
     @property
     def learned_alpha(self) -> bool:
@@ -63,7 +77,12 @@ class Look:
     def load(cls, path: str | Path) -> Look:
         """Read a model file (never unpickles; a bad file raises ``ModelFormatError``)."""
         model, metadata = load_model(Path(path))
-        return cls(model, metadata)
+        look = cls(model, metadata)
+        try:
+            look.coverage
+        except (ValueError, TypeError):
+            raise ModelFormatError(f"{path}: bad coverage mask in the metadata") from None
+        return look
 
 
 def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool) -> np.ndarray:
@@ -107,6 +126,7 @@ def learn_look(
     channels = pixels[0][0].shape[-1]
     source = np.concatenate([s.reshape(-1, channels) for s, _ in pixels])
     target = np.concatenate([t.reshape(-1, channels) for _, t in pixels])
+    covered = coverage.covered_cells(source)
     learned_alpha = channels == 4 and bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
     result = train(pair_samples(source, target), config, on_epoch)
     last = result.history[-1] if result.history else None
@@ -116,6 +136,8 @@ def learn_look(
         "config": asdict(config),
         "learned_alpha": learned_alpha,
         "pixels": int(len(source)),
+        "coverage": coverage.to_hex(covered),
+        "coverage_share": float(covered.mean()),
         "epochs_run": len(result.history),
         "stop_reason": result.stop_reason,
         "train_error": last.train_error if last else None,

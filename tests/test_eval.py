@@ -1,0 +1,87 @@
+"""`nnfilter eval`, coverage and the report pictures."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import colour_field, gamma
+from nnfilter import Look
+from nnfilter.cli import main
+from nnfilter.coverage import GRID, covered_cells, unseen_mask
+from nnfilter.report import loss_plot
+from nnfilter.train import EpochReport
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+
+
+@pytest.fixture
+def model(pair_files, tmp_path):
+    path = tmp_path / "look.npz"
+    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "30")
+    assert result.exit_code == 0, info
+    return path
+
+
+def test_eval_scores_the_training_pair_well_and_a_wrong_pair_badly(model, pair_files, tmp_path):
+    # A "wrong" after: the photo itself, unfiltered, although the look brightens it.
+    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["after"],
+                          pair_files["photo"], pair_files["photo"], "--json")  # fmt: skip
+    assert result.exit_code == 0, info
+    scores = json.loads(result.stdout)
+    assert [s["name"] for s in scores] == ["before.png", "photo.png", "overall"]
+    good, bad, overall = scores
+    assert good["de00_mean"] < 1.5 and good["psnr"] > 30, good
+    assert bad["de00_mean"] > 5, bad
+    assert good["de00_mean"] < overall["de00_mean"] < bad["de00_mean"]
+    assert good["unseen_share"] == 0.0
+
+
+def test_eval_table_and_report(model, pair_files, tmp_path):
+    report = tmp_path / "report"
+    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["after"],
+                          "--report", report)  # fmt: skip
+    assert result.exit_code == 0, info
+    assert result.stdout.splitlines()[0].split()[:2] == ["pair", "PSNR"]
+    assert sorted(p.name for p in report.iterdir()) == ["before-compare.png", "before-unseen.png"]
+    with Image.open(report / "before-compare.png") as sheet:
+        assert sheet.width == 3 * 96
+
+
+def test_eval_refuses_odd_count_and_mismatched_pair(model, pair_files, tmp_path):
+    result, info = invoke("eval", "-m", model, pair_files["before"])
+    assert result.exit_code == 2, info
+    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["photo"])
+    assert result.exit_code == 1 and "96x64" in result.stderr and "80x60" in result.stderr, info
+
+
+def test_coverage_is_recorded_and_unseen_colours_are_found(model):
+    look = Look.load(model)
+    covered = look.coverage
+    assert covered.shape == (GRID**3,) and 0 < look.metadata["coverage_share"] < 1
+    assert covered.mean() == pytest.approx(look.metadata["coverage_share"])
+    before = np.asarray(Image.open(model.parent / "before.png"))
+    assert look.unseen_share(before) == 0.0
+    # Pure colours of cells the generated image never reaches are unseen.
+    odd = np.array([[[255, 0, 0], [0, 255, 0]]], np.uint8)
+    expected = unseen_mask(covered, odd.reshape(-1, 3)).mean()
+    assert look.unseen_share(odd) == expected
+
+
+def test_covered_cells_marks_exactly_the_occupied_cells():
+    pixels = np.array([[0, 0, 0], [15, 15, 15], [16, 0, 0]], np.uint8)
+    mask = covered_cells(pixels)
+    assert mask.sum() == 2 and mask[0] and mask[256]
+
+
+def test_loss_plot_draws_both_curves():
+    history = [EpochReport(e, 10, 0.1 / e, 0.12 / e) for e in range(1, 11)]
+    plot = np.asarray(loss_plot(history))
+    blue = (np.abs(plot.astype(int) - (31, 119, 180)).sum(axis=-1) == 0).sum()
+    orange = (np.abs(plot.astype(int) - (255, 127, 14)).sum(axis=-1) == 0).sum()
+    assert blue > 100 and orange > 100
