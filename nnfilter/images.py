@@ -177,14 +177,16 @@ def _exif_transpose_in_place(image: Image.Image) -> bool:
 
 
 def _is_readable_exif(data: bytes) -> bool:
-    """Whether an EXIF block parses (Pillow treats an unreadable one as empty and would write it back)."""
+    """Whether an EXIF block parses to at least one tag (Pillow loads a block whose IFD it cannot read as
+    empty, with only a warning, and would write the corrupt bytes back)."""
+    exif = Image.Exif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            Image.Exif().load(data)
+            exif.load(data)
     except Exception:
         return False
-    return bool(data)
+    return len(exif) > 0
 
 
 def normalize_mode(image: Image.Image) -> Image.Image:
@@ -413,6 +415,8 @@ def _check_destination(dest: str | bytes, name: str, overwrite: bool) -> int | N
         raise OutputError(f"{name}: is a folder")
     folder = os.path.dirname(dest) or os.curdir
     if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise OutputError(f"{name}: {os.fsdecode(folder)} is not a folder")
         raise OutputError(f"{name}: folder {os.fsdecode(folder)} does not exist")
     if not os.path.lexists(dest):
         return None

@@ -170,7 +170,7 @@ def learn_look_from_files(
             (bw, bh), (aw, ah) = before.size, after.size
             raise PairMismatchError(
                 f"{before_path} is {bw}x{bh} but {after_path} is {aw}x{ah}: "
-                "before and after must be the same size"
+                "before and after must be the same size (sizes are as shown, after EXIF rotation)"
             )
         images.append((before, after))
         files.append({

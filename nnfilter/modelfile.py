@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from .model import ACTIVATIONS, MLP, N_CHANNELS
 FORMAT_VERSION = 1
 MAX_LAYERS = 16
 MAX_LAYER_SIZE = 4096
+#: No array of a valid model is bigger than a float64 MAX_LAYER_SIZE² matrix (plus its .npy header);
+#: a larger zip member is refused from the zip directory, before it is inflated (zip bombs).
+MAX_MEMBER_BYTES = MAX_LAYER_SIZE * MAX_LAYER_SIZE * 8 + (1 << 16)
 
 
 def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
@@ -52,19 +57,51 @@ def load_model(path: Path) -> tuple[MLP, dict[str, Any]]:
     """Read and check a model file; any problem is one ``ModelFormatError`` naming the file."""
     name = str(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise ModelFormatError(f"{name}: no such model file") from None
-    except IsADirectoryError:
-        raise ModelFormatError(f"{name}: is a folder, not a model file") from None
+    except OSError as exc:
+        raise ModelFormatError(f"{name}: cannot read ({_reason(exc)})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelFormatError(f"{name}: is a folder, not a model file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device could block or never end
+        raise ModelFormatError(f"{name}: not a regular file")
+    try:
+        # Opened here, not by np.load, which leaks its file when the zip directory is unreadable.
+        with open(path, "rb") as file:
+            if file.read(4) != b"PK\x03\x04":  # np.load would take it for a pickle, suggest allow_pickle
+                raise ModelFormatError(f"{name}: not an nnfilter model (not an .npz file)")
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as npz:
+                for member in npz.zip.infolist():
+                    if member.file_size > MAX_MEMBER_BYTES:
+                        raise ModelFormatError(
+                            f"{name}: not an nnfilter model ({member.filename} is too large: "
+                            f"{member.file_size} bytes)"
+                        )
+                arrays = {key: npz[key] for key in npz.files}
+        for key, value in arrays.items():
+            if not isinstance(value, np.ndarray):  # NpzFile returns a member without .npy magic raw
+                raise ModelFormatError(f"{name}: not an nnfilter model ({key} is not an array)")
+    except ModelFormatError:
+        raise
+    except OSError as exc:
+        if exc.filename is None:  # not from the file system
+            raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({_reason(exc)})") from None
+        raise ModelFormatError(f"{name}: cannot read ({_reason(exc)})") from None
     except Exception as exc:  # zip and .npy parsing of a hostile file fail in many ways
+        if "allow_pickle" in str(exc):
+            raise ModelFormatError(
+                f"{name}: not an nnfilter model (it holds pickled Python objects, which are never loaded)"
+            ) from None
         raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({_reason(exc)})") from None
     return _model_from_arrays(arrays, name)
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     return text[:120]
 
 
@@ -117,10 +154,10 @@ def _metadata(raw: np.ndarray | None, fail) -> dict[str, Any]:
         raise fail("missing or bad metadata")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested too deep to parse
         raise fail("metadata is not valid JSON") from None
     if not isinstance(meta, dict):
         raise fail("metadata is not a JSON object")
-    if meta.get("activation") not in ACTIVATIONS:
+    if not isinstance(meta.get("activation"), str) or meta["activation"] not in ACTIVATIONS:
         raise fail(f"unknown activation {meta.get('activation')!r}")
     return meta

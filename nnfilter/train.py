@@ -122,9 +122,12 @@ class TrainResult:
 
 
 # Training is called diverged when its error rises this far above where it started,
-# or a weight grows past MAX_WEIGHT (colours in [0, 1] never need such weights).
+# or a weight grows past MAX_WEIGHT (colours in [0, 1] never need such weights),
+# or it ends no better than where it started (within IMPROVEMENT_TOLERANCE): with too large a
+# rate, Adam often saturates the network and stays finite but useless.
 DIVERGENCE_FACTOR = 10.0
 MAX_WEIGHT = 1e4
+IMPROVEMENT_TOLERANCE = 1e-4
 
 
 def _check_diverged(train_error: float, start_error: float, model: MLP, lr: float) -> None:
@@ -138,6 +141,14 @@ def _check_diverged(train_error: float, start_error: float, model: MLP, lr: floa
     largest = max(float(np.abs(p).max()) for p in model.parameters())
     if not np.isfinite(largest) or largest > MAX_WEIGHT:
         raise TrainingDivergedError(f"training diverged: the weights blew up; {hint}")
+
+
+def _check_improved(final_error: float, start_error: float, lr: float) -> None:
+    if final_error > start_error + IMPROVEMENT_TOLERANCE:
+        raise TrainingDivergedError(
+            f"training diverged: the error ended at {final_error:.4g}, above where it started "
+            f"({start_error:.4g}); try a smaller --lr than {lr:g}"
+        )
 
 
 def cosine_schedule(epoch: int, epochs: int) -> float:
@@ -204,4 +215,6 @@ def train(
                 break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
+    if stop_reason == "epochs":
+        _check_improved(history[-1].train_error, start_error, lr)
     return TrainResult(best_model, history, stop_reason)
