@@ -1,0 +1,82 @@
+"""How right a learned look is on photos it was not trained on (issue: eval quality bar).
+
+For each reference look: train with default options on sample_images/before.jpg and the look
+applied to it (saved as a JPEG, quality 90, 4:2:0, as an edited photo is), then apply the model to
+the three other sample photos and compare with the exact look of each: mean CIEDE2000 (ΔE00).
+
+    python -m benchmarks.quality [--hidden 16,16] [--epochs N] ...   (any TrainConfig field)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from nnfilter import TrainConfig, learn_look
+from nnfilter.colour import delta_e00
+
+from .looks import LOOKS
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+HELD_OUT = ["test1.jpg", "test2.jpg", "test3.jpg"]
+
+
+def rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def jpeg_roundtrip(pixels: np.ndarray, quality: int = 90) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
+    """Per look: mean ΔE00 on each held-out photo, their mean, the training pair's, train seconds."""
+    before = rgb(SAMPLES / "before.jpg")
+    held_out = {name: rgb(SAMPLES / name) for name in HELD_OUT}
+    results = {}
+    for name, look_fn in LOOKS.items():
+        after = jpeg_roundtrip(look_fn(before))
+        start = time.perf_counter()
+        look, _ = learn_look([(before, after)], config)
+        seconds = time.perf_counter() - start
+        row = {photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())
+               for photo, pixels in held_out.items()}
+        row["held-out mean"] = float(np.mean([row[p] for p in HELD_OUT]))
+        row["training pair"] = float(delta_e00(look.apply(before), look_fn(before)).mean())
+        row["train s"] = seconds
+        results[name] = row
+    return results
+
+
+def markdown(results: dict[str, dict[str, float]]) -> str:
+    columns = [*HELD_OUT, "held-out mean", "training pair", "train s"]
+    lines = ["| look | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=lambda s: [int(x) for x in s.split(",")])
+    for field in ("epochs", "batch_size", "seed"):
+        parser.add_argument(f"--{field.replace('_', '-')}", type=int)
+    for field in ("lr", "count_power"):
+        parser.add_argument(f"--{field.replace('_', '-')}", type=float)
+    parser.add_argument("--activation")
+    parser.add_argument("--no-residual", dest="residual", action="store_false", default=None)
+    options = {k: v for k, v in vars(parser.parse_args()).items() if v is not None}
+    print(f"options: {options or 'defaults'}")
+    print(markdown(score_looks(TrainConfig(**options))))
+
+
+if __name__ == "__main__":
+    main()
