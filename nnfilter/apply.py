@@ -61,34 +61,59 @@ def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarra
     return out.reshape(size, size, size, 4)
 
 
+def lut_filter(model: MLP, alpha: int = 255, keep_alpha: bool = True) -> ImageFilter.Color3DLUT:
+    """The network baked into a Pillow ``Color3DLUT`` for pixels of one ``alpha`` (0-255).
+
+    With ``keep_alpha`` (a look learned from opaque pairs) the table is made at alpha 1 and has
+    three channels, so Pillow keeps each pixel's alpha. Otherwise it has four channels (RGB in,
+    RGBA out) when the network changes that alpha. Build it once and reuse it: it costs more
+    than filtering a small photo.
+    """
+    table = lut_table(model, 1.0 if keep_alpha else alpha / 255)
+    if keep_alpha or (np.rint(table[..., 3] * 255) == alpha).all():
+        return ImageFilter.Color3DLUT(LUT_SIZE, table[..., :3].reshape(-1), channels=3)
+    return ImageFilter.Color3DLUT(LUT_SIZE, table.reshape(-1), channels=4, target_mode="RGBA")
+
+
 def apply_to_image(
     model: MLP,
     image: Image.Image,
     keep_alpha: bool = True,
     method: str = "auto",
     threads: int | None = None,
+    opaque_lut: ImageFilter.Color3DLUT | None = None,
 ) -> Image.Image:
     """Filter an "RGB" or "RGBA" image; returns an image of the same size, mode kept.
 
     ``image`` may be modified in place and returned. ``method`` is "lut", "exact" or "auto"
     (the LUT wherever it applies). ``threads`` defaults to the number of cores.
+    ``opaque_lut`` is ``lut_filter(model, 255, keep_alpha)`` made beforehand, to reuse across images.
     """
     threads = threads or os.cpu_count() or 1
     if image.mode not in ("RGB", "RGBA"):
         raise ValueError(f"image mode must be RGB or RGBA, got {image.mode}")
+    if method not in ("auto", "lut", "exact"):
+        raise ValueError(f"method must be auto, lut or exact, got {method!r}")
     alpha = _constant_alpha(image)
     if method == "exact" or (method == "auto" and not keep_alpha and alpha is None):
         return _filter_strips(image, lambda strip: _exact_strip(model, strip, keep_alpha), threads)
-    if method not in ("auto", "lut"):
-        raise ValueError(f"method must be auto, lut or exact, got {method!r}")
     if not keep_alpha and alpha is None:
         raise ValueError("the LUT method needs an image of one alpha for a look that learned alpha")
-    table = lut_table(model, 1.0 if keep_alpha else alpha / 255)
-    output_alpha = np.rint(table[..., 3] * 255)
-    if keep_alpha or (output_alpha == (alpha if alpha is not None else 255)).all():
-        lut = ImageFilter.Color3DLUT(LUT_SIZE, table[..., :3].reshape(-1), channels=3)
+    lut = opaque_lut if opaque_lut is not None and (keep_alpha or alpha == 255) else None
+    lut = lut or lut_filter(model, alpha, keep_alpha)
+    return apply_lut(image, lut, threads)
+
+
+def apply_lut(
+    image: Image.Image, lut: ImageFilter.Color3DLUT, threads: int | None = None
+) -> Image.Image:
+    """Filter an "RGB" or "RGBA" image with a Pillow 3D LUT, in strips, in place where it can.
+
+    A 3-channel LUT keeps alpha; a 4-channel one (RGB in, RGBA out) returns an RGBA image.
+    """
+    threads = threads or os.cpu_count() or 1
+    if lut.channels == 3:
         return _filter_strips(image, lambda strip: strip.filter(lut), threads)
-    lut = ImageFilter.Color3DLUT(LUT_SIZE, table.reshape(-1), channels=4, target_mode="RGBA")
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
     return _filter_strips(rgba, lambda strip: strip.convert("RGB").filter(lut), threads)
 

@@ -10,17 +10,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from . import __version__
-from .errors import NnfilterError
-from .images import DEFAULT_MAX_PIXELS, open_image, save_image
-from .look import Look, learn_look_from_files
+from .errors import NnfilterError, OutputError, PairMismatchError
+from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
+from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
+from .apply import lut_table
+from .evaluate import evaluate, score_table
+from .look import CubeLook, Look, learn_look_from_files
+from .lut import read_cube, write_cube, write_hald
 from .model import ACTIVATIONS, LOSSES
-from .train import OPTIMIZERS, EpochReport, TrainConfig
+from .report import highlight_unseen, loss_plot, side_by_side
+from .train import AUTO_STEPS, DEFAULT_LR, OPTIMIZERS, EpochReport, TrainConfig
 
 EXIT_INTERRUPTED = 130
 
@@ -54,6 +60,16 @@ class LayerSizes(click.ParamType):
         return sizes
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number in the range {self._describe_range()}.", param, ctx)
+        return number
+
+
 def _fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -82,8 +98,11 @@ max_pixels_option = click.option(
 
 
 @main.command()
-@click.argument("before", type=click.Path(path_type=Path))
-@click.argument("after", type=click.Path(path_type=Path))
+@click.argument("before", type=click.Path(path_type=Path), required=False)
+@click.argument("after", type=click.Path(path_type=Path), required=False)
+@click.option("--pair", "pairs", nargs=2, multiple=True, type=click.Path(path_type=Path),
+              metavar="BEFORE AFTER",
+              help="A before/after pair; repeat to teach one look from several photos.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Model file to write (.npz). Default: see `nnfilter train --help` below.")
 @click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
@@ -95,51 +114,78 @@ max_pixels_option = click.option(
               help="Training loss: squared error or cross-entropy.")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default=DEFAULTS.optimizer,
               show_default=True, help="sgd (with --momentum) or adam.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=100),
-              help="Learning rate, > 0 (default: 0.01 for adam, 0.5 for sgd).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS.momentum,
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True, max=100),
+              help=f"Learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd),"
+                   " lowered along a cosine curve over the epochs.")
+@click.option("--momentum", type=FiniteFloatRange(0, 1, max_open=True), default=DEFAULTS.momentum,
               show_default=True, help="Momentum for sgd, in [0, 1).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size,
               show_default=True, help="Colour samples per gradient step.")
-@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, show_default=True,
-              help="Most passes over the training colours.")
-@click.option("--error", "error_threshold", type=click.FloatRange(min=0), default=0.0,
+@click.option("--epochs", type=click.IntRange(min=1),
+              help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps).")
+@click.option("--error", "error_threshold", type=FiniteFloatRange(min=0), default=0.0,
               show_default=True, help="Stop once the training error (mean squared, on 0..1) is below this.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed: the same pair, options and seed give the same model.")
+@click.option("--report", type=click.Path(path_type=Path, file_okay=False),
+              help="Also write, into this folder: before | learned | after pictures of each pair, "
+                   "the loss curve (loss.png) and the eval table (eval.txt).")
 @max_pixels_option
-def train(before, after, output, force, max_pixels, **options) -> None:
+def train(before, after, pairs, output, force, report, max_pixels, **options) -> None:
     """Learn the look that turns BEFORE into AFTER and save it as a model.
 
     BEFORE and AFTER are the same photo before and after editing (same size, any format Pillow
-    reads). Without -o the model goes to the default model path ($NNFILTER_MODEL, else
-    $XDG_DATA_HOME/nnfilter/default.npz, i.e. ~/.local/share/nnfilter/default.npz), replacing the
-    one there; `nnfilter apply` uses it when given no -m.
+    reads); --pair adds more pairs of the same look, so it learns from more colours. Without -o
+    the model goes to the default model path ($NNFILTER_MODEL, else
+    $XDG_DATA_HOME/nnfilter/default.npz, i.e. ~/.local/share/nnfilter/default.npz), replacing
+    the one there; `nnfilter apply` uses it when given no -m.
+
+    The report says what share of the colour space (cells of a 16³ RGB grid) the pairs covered;
+    `nnfilter eval` tells how much of another photo lies outside it.
     """
+    if before is not None and after is None:
+        raise click.BadParameter("BEFORE needs its AFTER", param_hint="BEFORE AFTER")
+    pairs = ([(before, after)] if before is not None else []) + list(pairs)
+    if not pairs:
+        raise click.UsageError("give a BEFORE AFTER pair (or --pair BEFORE AFTER)")
     config = TrainConfig(**options)
     path = output or default_model_path()
+    if output is not None and output.is_dir():
+        raise click.ClickException(f"{output}: is a folder")
     if output is not None and output.exists() and not force:
         raise click.ClickException(f"{output}: exists (use --force to overwrite)")
 
     with tqdm(total=config.epochs, desc="train", unit="epoch", disable=None) as bar:
 
         def on_epoch(report: EpochReport) -> None:
+            bar.total = report.epochs
             bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
             bar.update()
 
         try:
-            look, result = learn_look_from_files([(before, after)], config, on_epoch, max_pixels)
+            look, result = learn_look_from_files(pairs, config, on_epoch, max_pixels)
         except NnfilterError as exc:
             raise _fail(exc) from None
+        except KeyboardInterrupt:  # while reading the images (training itself catches Ctrl-C)
+            click.echo("interrupted before training started: no model saved", err=True)
+            sys.exit(EXIT_INTERRUPTED)
     if not result.history:
         click.echo("interrupted before the first epoch ended: no model saved", err=True)
         sys.exit(EXIT_INTERRUPTED)
     replacing = output is None and path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise click.ClickException(f"{path}: {path.parent} is not a folder") from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot make folder {path.parent} ({exc.strerror})") from None
+    try:
         look.save(path, overwrite=force or output is None)
-    except (NnfilterError, OSError) as exc:
+    except NnfilterError as exc:
         raise _fail(exc) from None
+    except KeyboardInterrupt:  # atomic_write has removed its temporary file
+        click.echo(f"interrupted while saving: {path} not written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     meta = look.metadata
     summary = (
         f"{meta['epochs_run']} epochs, training error {meta['train_error']:.3g}, "
@@ -150,33 +196,179 @@ def train(before, after, output, force, max_pixels, **options) -> None:
         sys.exit(EXIT_INTERRUPTED)
     verb = "replaced" if replacing else "saved"
     click.echo(f"{verb} {path} ({summary})", err=True)
+    click.echo(f"the pairs cover {100 * meta['coverage_share']:.1f}% of the colour space "
+               "(cells of a 16³ RGB grid)", err=True)
+    if report is not None:
+        try:
+            _write_train_report(report, look, result.history, pairs, max_pixels)
+        except NnfilterError as exc:
+            raise _fail(exc) from None
+        click.echo(f"report in {report}", err=True)
+
+
+def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: int) -> None:
+    """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
+    opened = [(b.name, open_image(b, max_pixels), open_image(a, max_pixels)) for b, a in pairs]
+    _write_eval_report(folder, look, opened)
+    save_image(loss_plot(history), folder / "loss.png", overwrite=True)
+    table = score_table(evaluate(look, opened)) + "\n"
+    atomic_write(folder / "eval.txt", lambda f: f.write(table.encode()), overwrite=True)
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(path_type=Path))
 @click.option("-m", "--model", type=click.Path(path_type=Path),
               help="Model file (default: the one `nnfilter train` saved last, see `train --help`).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output image; its extension picks the format.")
+@click.option("--lut", type=click.Path(path_type=Path),
+              help="Apply this .cube 3D LUT (from nnfilter export or any tool) instead of a model; "
+                   "alpha is kept.")
+@click.option("--warn-coverage", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.05,
+              help="Warn about each image with more than this share (default 0.05) of its pixels "
+                   "in colours the training pairs never showed.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (one input file), else output folder, made if missing.")
+@click.option("-r", "--recursive", is_flag=True, help="Take images from subfolders of INPUT folders too.")
+@click.option("-0", "--null", is_flag=True, help="The list read from - is NUL-separated (find -print0).")
+@click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Paths read from - keep their layout relative to this folder.")
+@click.option("--suffix", default="", metavar="TEXT",
+              help="Added to output names: --suffix -look writes a-look.jpg.")
+@click.option("--format", "format_", type=click.Choice(sorted(FORMAT_EXTENSIONS)),
+              help="Write this type, with its extension (default: the input's).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="number of cores", help="Files filtered in parallel (worker processes).")
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100 (default 95).")
-@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip inputs whose output exists (to resume a run).")
+@click.option("-n", "--dry-run", is_flag=True,
+              help='Print the plan ("input -> output" lines) to stdout; write nothing.')
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar; the summary only if something failed.")
+@click.option("-v", "--verbose", is_flag=True, help="Name each file written or skipped.")
 @max_pixels_option
-def apply(input, model, output, quality, force, max_pixels) -> None:
-    """Filter the image INPUT with a learned look and write OUTPUT.
+@click.pass_context
+def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base, suffix, format_, jobs,
+          quality, force, skip_existing, dry_run, quiet, verbose, max_pixels) -> None:
+    """Filter images with a learned look.
 
-    Size, alpha, EXIF and ICC profile are kept. The output is written to a temporary file and
-    renamed, so it is never left half-written; the input is never overwritten.
+    \b
+      nnfilter apply -m look.npz photo.jpg -o photo-look.jpg
+      nnfilter apply -m look.npz -r photos/ -o filtered/
+      find photos -name '*.jpg' -print0 | nnfilter apply -m look.npz -0 - -o out/
+      nnfilter apply -m look.npz *.jpg --suffix -look          # beside the inputs
+
+    INPUT is an image file, a folder (the image files in it, by content; --recursive for
+    subfolders), or - to read a list of paths from stdin, one per line (or NUL-separated with -0;
+    folders in the list are ignored, other files that are not images are skipped).
+
+    With one input file, -o is the output file, unless it is an existing folder or ends with /.
+    Otherwise -o is a folder: an input folder's layout is kept under it, listed paths keep theirs
+    relative to --base, and folders are made as needed. Without -o, each output is written beside
+    its input, which needs --suffix.
+
+    Size, alpha, EXIF and ICC profile are kept. Each output is written to a temporary file and
+    renamed, so none is ever left half-written, even on Ctrl-C. An existing output is refused
+    (counted as failed) unless --force or --skip-existing; an input is never overwritten. One bad
+    file does not stop the batch: it is named on stderr and the run ends with a summary line
+    ("N done, N skipped, N failed") on stderr. Only --dry-run writes to stdout.
+
+    Exit codes: 0 all done (or skipped), 1 some inputs failed (or a bad model), 2 usage error,
+    130 interrupted (Ctrl-C: files being written are finished, the rest are left for a re-run
+    with --skip-existing).
     """
+    if force and skip_existing:
+        raise click.UsageError("--force and --skip-existing exclude each other")
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    if list(inputs).count(Path("-")) > 1:
+        raise click.UsageError("- (read paths from stdin) can be given only once")
+    if null and Path("-") not in inputs:
+        raise click.UsageError("-0 is for the list read from stdin: give - as an INPUT")
     try:
-        if output.exists() and output.resolve() == input.resolve():
-            raise click.ClickException(f"{output}: is the input; refusing to overwrite it")
-        look = Look.load(model or default_model_path())
-        image = open_image(input, max_pixels)
-        exif, icc = image.info.get("exif"), image.info.get("icc_profile")
-        result = look.apply(image)
-        save_image(result, output, quality=quality, exif=exif, icc_profile=icc, overwrite=force)
+        listed = None
+        if Path("-") in inputs:
+            listed = _read_path_list(sys.stdin.buffer, null)
+        paths = [path for path in inputs if path != Path("-")]
+        existing = "overwrite" if force else "skip" if skip_existing else "refuse"
+        plan = plan_batch(paths, output, listed=listed, base=base, recursive=recursive, suffix=suffix,
+                          format=format_, existing=existing)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted while listing the inputs: nothing written", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    if lut is not None and model is not None:
+        raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
+    try:
+        look = CubeLook(read_cube(lut)) if lut is not None else Look.load(model or default_model_path())
     except NnfilterError as exc:
         raise _fail(exc) from None
+
+    report = Report.from_plan(plan)
+    for _, message in plan.skipped:
+        if verbose:
+            click.echo(f"skipped: {message}", err=True)
+    for _, message in plan.failed:
+        click.echo(f"error: {message}", err=True)
+    if plan.ignored_folders and not quiet:
+        click.echo(f"note: {plan.ignored_folders} subfolder(s) not entered (use --recursive)", err=True)
+    if dry_run:
+        for job in plan.jobs:
+            click.echo(f"{job.src} -> {job.dst}")
+        click.echo(f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} skipped, "
+                   f"{len(plan.failed)} failed", err=True)
+        ctx.exit(report.return_code)
+
+    single_file = is_single_file(paths, listed, output)
+    settings = Settings(quality=quality, overwrite=force, max_pixels=max_pixels,
+                        make_folders=not single_file, warn_coverage=warn_coverage)
+    _run_batch(look, plan, settings, jobs, report, quiet, verbose)
+    if not single_file and (report.return_code != 0 or not quiet):
+        click.echo(report.summary(), err=True)
+    ctx.exit(report.return_code)
+
+
+def _read_path_list(stream, null: bool) -> list[Path]:
+    """Paths from a binary stream, NUL- or newline-separated; empty entries are dropped."""
+    data = stream.read()
+    return [Path(os.fsdecode(item)) for item in data.split(b"\0" if null else b"\n") if item]
+
+
+def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
+    """Filter the plan's jobs into ``report``, with a progress bar and a line per failure on stderr."""
+    def say(message: str) -> None:
+        tqdm.write(message, file=sys.stderr)
+
+    def record(outcome) -> None:
+        report.add(outcome)
+        if outcome.error is not None:
+            say(f"error: {outcome.error}")
+        if outcome.warning is not None:
+            say(f"warning: {outcome.warning}")
+        if outcome.error is None and verbose:
+            say(f"wrote {outcome.job.dst}")
+        bar.update()
+        elapsed = 0 if bar.disable else bar.format_dict["elapsed"]
+        if elapsed > 0:
+            bar.set_postfix_str(f"{report.megapixels / elapsed:.3g} MP/s", refresh=False)
+
+    def on_interrupt(abandonable: bool) -> None:
+        if abandonable:
+            say("interrupted: finishing the file being written (Ctrl-C again to abandon it)")
+        else:
+            say("interrupted: finishing the files being written")
+
+    runner = Runner(look, plan.jobs, settings, jobs, on_interrupt)
+    try:
+        with tqdm(total=len(plan.jobs), unit="file", disable=True if quiet else None,
+                  dynamic_ncols=True) as bar, runner:
+            for outcome in runner:
+                record(outcome)
+        report.interrupted = runner.interrupted
+    except KeyboardInterrupt:  # only where the runner cannot catch Ctrl-C itself (not the main thread)
+        report.interrupted = True
+    processed = len(report.done) + len(report.failed) - len(plan.failed)
+    report.not_processed = len(plan.jobs) - processed
 
 
 @main.command()
@@ -197,3 +389,105 @@ def info(model, as_json) -> None:
     for key, value in sorted(look.metadata.items()):
         if key != "activation":
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="LUT file to write: .cube, or .png for a HaldCLUT.")
+@click.option("--format", "format_", type=click.Choice(["cube", "hald"]),
+              help="cube or hald (default: from the extension of -o; .png means hald).")
+@click.option("--size", type=click.IntRange(2, 65), default=33, show_default=True,
+              help=".cube grid points per axis, 2-65.")
+@click.option("--level", type=click.IntRange(2, 16), default=8, show_default=True,
+              help="HaldCLUT level L, 2-16: an L³×L³ image holding an L²-per-axis LUT "
+                   "(8: a 512×512 image of a 64³ LUT).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def export(model, output, format_, size, level, force) -> None:
+    """Export a learned look as a 3D LUT for other colour tools.
+
+    A .cube file (Adobe/Resolve 3D LUT, red fastest, values in [0, 1]) is read by DaVinci Resolve,
+    Premiere, Photoshop, ffmpeg (lut3d), OBS and more; a HaldCLUT PNG by ImageMagick (-hald-clut),
+    ffmpeg (haldclut), G'MIC, darktable and RawTherapee.
+
+    LUTs map RGB to RGB: the look is baked at full opacity and a LUT leaves alpha untouched.
+    A model trained on pairs with transparency also learned alpha; that part cannot be exported.
+    """
+    if format_ is None:
+        suffix = output.suffix.lower()
+        if suffix not in (".cube", ".png"):
+            raise click.BadParameter(
+                f"cannot tell the format from {output.name!r}: use .cube or .png, or --format",
+                param_hint="'-o'",
+            )
+        format_ = "cube" if suffix == ".cube" else "hald"
+    try:
+        look = Look.load(model)
+        if format_ == "cube":
+            write_cube(output, lut_table(look.model, size=size)[..., :3], output.stem, force)
+        else:
+            write_hald(output, lut_table(look.model, size=level * level)[..., :3], force)
+    except NnfilterError as exc:
+        raise _fail(exc) from None
+    if look.learned_alpha:
+        click.echo("note: this look also changes alpha, which a LUT cannot hold", err=True)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command("eval")
+@click.argument("images", nargs=-1, required=True, metavar="BEFORE AFTER [BEFORE AFTER]...",
+                type=click.Path(path_type=Path))
+@click.option("-m", "--model", type=click.Path(path_type=Path),
+              help="Model file (default: the one `nnfilter train` saved last).")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON (for scripts).")
+@click.option("--report", type=click.Path(path_type=Path, file_okay=False),
+              help="Also write, into this folder, before | learned | after pictures and the "
+                   "photos with colours the training never showed highlighted in magenta.")
+@max_pixels_option
+def eval_(images, model, as_json, report, max_pixels) -> None:
+    """Score a look on before/after pairs it should reproduce.
+
+    Applies the model to each BEFORE and compares the result with its AFTER: PSNR (dB, higher is
+    better) and the CIEDE2000 colour difference ΔE00 per pixel (mean, 95th and 99th percentile;
+    about 1 is the smallest difference a person notices). "unseen" is the share of BEFORE's
+    pixels whose colours the training pairs never showed: there the look is extrapolated, and a
+    training pair with those colours (train --pair) is the cure.
+    """
+    if len(images) % 2:
+        raise click.BadParameter("give BEFORE AFTER pairs: an even number of images",
+                                 param_hint="BEFORE AFTER")
+    try:
+        look = Look.load(model or default_model_path())
+        pairs = [
+            (before.name, open_image(before, max_pixels), open_image(after, max_pixels))
+            for before, after in zip(images[::2], images[1::2])
+        ]
+        for (name, before, after), after_path in zip(pairs, images[1::2]):
+            if before.size != after.size:
+                raise PairMismatchError(f"{name} is {before.size[0]}x{before.size[1]} but "
+                                        f"{after_path.name} is {after.size[0]}x{after.size[1]}")
+        scores = evaluate(look, pairs)
+        if report is not None:
+            _write_eval_report(report, look, pairs)
+    except NnfilterError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps([asdict(s) for s in scores], indent=2))
+    else:
+        click.echo(score_table(scores))
+
+
+def _write_eval_report(folder: Path, look: Look, pairs) -> None:
+    """Pictures of each pair: before | learned | after, and any unseen colours highlighted."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot make the report folder ({exc.strerror})") from None
+    covered = look.coverage
+    for name, before, after in pairs:
+        stem = Path(name).stem
+        learned = look.apply(before.copy())
+        sheet = side_by_side([before, learned, after], ["before", "learned", "after"])
+        save_image(sheet, folder / f"{stem}-compare.png", overwrite=True)
+        if covered is not None and look.unseen_share(before):
+            save_image(highlight_unseen(before, covered), folder / f"{stem}-unseen.png", overwrite=True)

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from . import __version__, coverage
-from .apply import apply_to_image, apply_to_pixels
+from . import lut
+from .apply import apply_lut, apply_to_image, apply_to_pixels, lut_filter
 from .data import check_pair, pair_samples
 from .errors import ModelFormatError, PairMismatchError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
@@ -36,6 +37,8 @@ class Look:
 
     model: MLP
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The look baked into a LUT on first use, then reused for every image.
+    _opaque_lut: ImageFilter.Color3DLUT | None = field(default=None, repr=False, compare=False)
 
     @property
     def coverage(self) -> np.ndarray | None:
@@ -67,7 +70,9 @@ class Look:
             return _apply_array(self.model, image, keep_alpha)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
-        return apply_to_image(self.model, image, keep_alpha, method)
+        if self._opaque_lut is None and method != "exact":
+            self._opaque_lut = lut_filter(self.model, 255, keep_alpha)
+        return apply_to_image(self.model, image, keep_alpha, method, opaque_lut=self._opaque_lut)
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the look to a .npz model file, atomically."""
@@ -83,6 +88,23 @@ class Look:
         except (ValueError, TypeError):
             raise ModelFormatError(f"{path}: bad coverage mask in the metadata") from None
         return look
+
+
+@dataclass
+class CubeLook:
+    """A 3D LUT (e.g. read from a .cube file) applied like a learned look; alpha is kept."""
+
+    table: np.ndarray
+
+    def apply(self, image: Image.Image) -> Image.Image:
+        """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can."""
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        return apply_lut(image, lut.lut_filter(self.table))
+
+    def unseen_share(self, image: ImageLike) -> None:
+        """A LUT covers every colour: there is nothing unseen to report."""
+        return None
 
 
 def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool) -> np.ndarray:

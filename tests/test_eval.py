@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import colour_field, gamma
-from nnfilter import Look
+from nnfilter import Look, TrainConfig, learn_look
 from nnfilter.cli import main
 from nnfilter.coverage import GRID, covered_cells, unseen_mask
 from nnfilter.report import loss_plot
@@ -48,7 +48,7 @@ def test_eval_table_and_report(model, pair_files, tmp_path):
                           "--report", report)  # fmt: skip
     assert result.exit_code == 0, info
     assert result.stdout.splitlines()[0].split()[:2] == ["pair", "PSNR"]
-    assert sorted(p.name for p in report.iterdir()) == ["before-compare.png", "before-unseen.png"]
+    assert sorted(p.name for p in report.iterdir()) == ["before-compare.png"]  # nothing unseen
     with Image.open(report / "before-compare.png") as sheet:
         assert sheet.width == 3 * 96
 
@@ -85,3 +85,43 @@ def test_loss_plot_draws_both_curves():
     blue = (np.abs(plot.astype(int) - (31, 119, 180)).sum(axis=-1) == 0).sum()
     orange = (np.abs(plot.astype(int) - (255, 127, 14)).sum(axis=-1) == 0).sum()
     assert blue > 100 and orange > 100
+
+
+def test_train_with_several_pairs_and_a_report(pair_files, tmp_path):
+    other = colour_field(40, 30, seed=9)
+    Image.fromarray(other).save(tmp_path / "b2.png")
+    Image.fromarray(gamma(other)).save(tmp_path / "a2.png")
+    report = tmp_path / "report"
+    result, info = invoke("train", pair_files["before"], pair_files["after"],
+                          "--pair", tmp_path / "b2.png", tmp_path / "a2.png",
+                          "-o", tmp_path / "m.npz", "--epochs", "5", "--report", report)  # fmt: skip
+    assert result.exit_code == 0, info
+    assert "of the colour space" in result.stderr
+    look = Look.load(tmp_path / "m.npz")
+    assert [p["before"] for p in look.metadata["training_pairs"]] == ["before.png", "b2.png"]
+    assert look.metadata["pixels"] == 96 * 64 + 40 * 30
+    names = sorted(p.name for p in report.iterdir())
+    assert names == ["b2-compare.png", "before-compare.png", "eval.txt", "loss.png"]
+    assert (report / "eval.txt").read_text().splitlines()[-1].startswith("overall")
+
+
+def test_apply_warns_about_unseen_colours(tmp_path):
+    # A look learned from greys only has never seen saturated primaries.
+    grey = np.repeat(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], 3, axis=2)
+    look, _ = learn_look([(grey, gamma(grey))], TrainConfig(epochs=2))
+    look.save(tmp_path / "grey.npz")
+    primaries = np.zeros((20, 20, 3), np.uint8)
+    primaries[:10, :, 0] = 255
+    primaries[10:, :, 1] = 255
+    Image.fromarray(primaries).save(tmp_path / "primaries.png")
+    assert look.unseen_share(primaries) == 1.0
+    assert look.unseen_share(grey) == 0.0
+    model = tmp_path / "grey.npz"
+    result, info = invoke("apply", tmp_path / "primaries.png", "-m", model, "-o", tmp_path / "o.png",
+                          "--warn-coverage")  # fmt: skip
+    assert result.exit_code == 0, info
+    assert "100.0% of its pixels" in result.stderr, info
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    result, info = invoke("apply", tmp_path / "grey.png", "-m", model, "-o", tmp_path / "o2.png",
+                          "--warn-coverage")  # fmt: skip
+    assert result.exit_code == 0 and "warning" not in result.stderr, info

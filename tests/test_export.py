@@ -70,3 +70,24 @@ def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
     for name in ("im.png", "ff.png"):
         mae = np.abs(ours - levels(tmp_path / name)).mean()
         assert mae <= 2.0, f"{name} differs from nnfilter apply by {mae:.2f} levels"
+
+
+def test_apply_lut_matches_the_model_it_was_exported_from(model, pair_files, tmp_path):
+    invoke("export", model, "-o", tmp_path / "look.cube", "--size", 65)
+    invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "model.png")
+    result, info = invoke("apply", pair_files["photo"], "--lut", tmp_path / "look.cube",
+                          "-o", tmp_path / "lut.png")  # fmt: skip
+    assert result.exit_code == 0, info
+    diff = np.abs(levels(tmp_path / "model.png") - levels(tmp_path / "lut.png"))
+    assert diff.mean() < 0.5 and diff.max() <= 2, (diff.mean(), diff.max())
+
+
+def test_apply_lut_refuses_a_malformed_cube_and_a_model_too(model, pair_files, tmp_path):
+    bad = tmp_path / "bad.cube"
+    bad.write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
+    result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-o", tmp_path / "o.png")
+    assert result.exit_code == 1 and "1D" in result.stderr, info
+    assert len(result.stderr.strip().splitlines()) == 1, info
+    assert not (tmp_path / "o.png").exists()
+    result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-m", model, "-o", tmp_path / "o.png")
+    assert result.exit_code == 2, info

@@ -1,0 +1,339 @@
+"""Batch apply: planning, the shell-script workflow, parallel == serial, Ctrl-C, dry run, usage errors."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import colour_field, gamma
+from nnfilter import Look, learn_look
+from nnfilter.batch import Job, Plan, Report, output_name, plan_batch
+from nnfilter.cli import main
+from nnfilter.images import open_image, save_image
+from nnfilter.train import TrainConfig
+
+NNFILTER = shutil.which("nnfilter", path=os.path.dirname(sys.executable)) or shutil.which("nnfilter")
+SCRIPT = Path(__file__).with_name("batch_script.sh")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny gamma look (one hidden layer of 4, 3 epochs): fast to apply, not identity."""
+    before = colour_field(64, 48, seed=1)
+    look, _ = learn_look([(before, gamma(before))], TrainConfig(hidden=[4], epochs=3))
+    path = tmp_path_factory.mktemp("model") / "look.npz"
+    look.save(path)
+    return path
+
+
+def write_image(path: Path, seed: int, **params) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(colour_field(64, 48, seed)).save(path, **params)
+    return path
+
+
+def make_tree(root: Path) -> None:
+    """photos/: 4 images in nested folders (one JPEG with EXIF), a text file, a truncated JPEG."""
+    exif = Image.Exif()
+    exif[0x010F] = "nnfilter test camera"  # Make
+    write_image(root / "photos" / "a.jpg", 1, quality=95, exif=exif)
+    write_image(root / "photos" / "b.png", 2)
+    write_image(root / "photos" / "sub" / "c.jpg", 3)
+    write_image(root / "photos" / "sub" / "deep" / "d.png", 4)
+    (root / "photos" / "notes.txt").write_text("not an image\n")
+    whole = (root / "photos" / "a.jpg").read_bytes()
+    (root / "photos" / "sub" / "bad.jpg").write_bytes(whole[: len(whole) // 2])
+
+
+def expected_pixels(look: Look, src: Path, dst: Path, scratch: Path) -> np.ndarray:
+    """What filtering ``src`` into a file named like ``dst`` must decode to: ``Look.apply``, saved alike."""
+    image = open_image(src)
+    reference = scratch / f"expected{dst.suffix}"
+    save_image(look.apply(image), reference, overwrite=True)
+    with Image.open(reference) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def invoke(args, input=None):
+    """Run the CLI in-process; return the result and a message with exit code, stdout and stderr."""
+    result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    message = f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
+    return result, message
+
+
+def run(args, **kwargs):
+    """Run the installed nnfilter command."""
+    return subprocess.run([NNFILTER, *map(str, args)], capture_output=True, text=True, **kwargs)
+
+
+# --- the shell script ---------------------------------------------------------------------------------
+
+
+def test_shell_script_filters_a_tree_and_resumes(model, tmp_path):
+    make_tree(tmp_path)
+    env = {**os.environ, "NNFILTER": NNFILTER, "MODEL": str(model)}
+    proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stdout + proc.stderr
+
+    out = tmp_path / "out"
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["a.jpg", "b.png", "sub/c.jpg", "sub/deep/d.png"]
+    look = Look.load(model)
+    for rel in written:
+        src, dst = tmp_path / "photos" / rel, out / rel
+        with Image.open(dst) as im:
+            got = np.asarray(im.convert("RGB"))
+        assert np.array_equal(got, expected_pixels(look, src, dst, tmp_path)), rel
+        raw = np.asarray(look.apply(open_image(src)), dtype=int)
+        assert np.abs(got.astype(int) - raw).mean() < 4, f"{rel}: far from Look.apply"  # JPEG q95 noise
+        assert not np.array_equal(got, np.asarray(open_image(src))), f"{rel}: not filtered"
+    with Image.open(out / "a.jpg") as im:
+        assert im.getexif()[0x010F] == "nnfilter test camera"
+
+
+# --- parallel, interrupted ----------------------------------------------------------------------------
+
+
+def test_parallel_and_serial_outputs_are_byte_identical(model, tmp_path):
+    for i, name in enumerate(["a.jpg", "b.png", "c.webp", "d.tif"]):
+        write_image(tmp_path / "in" / name, i)
+    serial = run(["apply", "-m", model, tmp_path / "in", "-o", tmp_path / "serial", "--jobs", "1"])
+    parallel = run(["apply", "-m", model, tmp_path / "in", "-o", tmp_path / "parallel", "--jobs", "2"])
+    for proc in serial, parallel:
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.splitlines()[-1] == "4 done, 0 skipped, 0 failed"
+        assert proc.stdout == ""
+    for name in ["a.jpg", "b.png", "c.webp", "d.tif"]:
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(model, tmp_path, jobs):
+    count = 24
+    for i in range(count):
+        write_image(tmp_path / "in" / f"p{i:02d}.png", i)
+    out = tmp_path / "out"
+    args = ["apply", "-m", model, tmp_path / "in", "-o", out, "--jobs", str(jobs)]
+    proc = subprocess.Popen(
+        [NNFILTER, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if our SIGINT is ignored
+    )
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and len([p for p in out.iterdir() if p.suffix == ".png"]) >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, "no outputs appeared"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, stderr
+    assert stdout == ""
+    summary = re.fullmatch(r"interrupted: (\d+) done, 0 skipped, 0 failed, (\d+) not processed",
+                           stderr.splitlines()[-1])
+    assert summary, stderr
+    done, not_processed = map(int, summary.groups())
+    assert done + not_processed == count and not_processed > 0, stderr
+    assert "Traceback" not in stderr and "Aborted" not in stderr
+    files = sorted(out.iterdir())
+    assert [p for p in files if p.name.startswith(".nnfilter-")] == []
+    assert len(files) == done
+    for path in files:
+        with Image.open(path) as im:
+            im.load()  # complete, not truncated
+            assert im.size == (64, 48)
+
+    if jobs == 2:  # resuming finishes the job
+        again = run([*args, "--skip-existing"])
+        assert again.returncode == 0, again.stderr
+        assert again.stderr.splitlines()[-1] == f"{not_processed} done, {done} skipped, 0 failed"
+        assert len(list(out.iterdir())) == count
+
+
+# --- the CLI in-process: messages, dry run, usage errors -----------------------------------------------
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(model, tmp_path):
+    make_tree(tmp_path)
+    result, message = invoke(["apply", "-m", model, "-r", tmp_path / "photos", "-o", tmp_path / "out",
+                              "--suffix", "-look", "--format", "png", "--dry-run", "-v"])
+    assert result.exit_code == 0, message
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    assert result.stdout.splitlines() == [
+        f"{photos / 'a.jpg'} -> {out / 'a-look.png'}",
+        f"{photos / 'b.png'} -> {out / 'b-look.png'}",
+        f"{photos / 'sub' / 'bad.jpg'} -> {out / 'sub' / 'bad-look.png'}",
+        f"{photos / 'sub' / 'c.jpg'} -> {out / 'sub' / 'c-look.png'}",
+        f"{photos / 'sub' / 'deep' / 'd.png'} -> {out / 'sub' / 'deep' / 'd-look.png'}",
+    ], message
+    assert f"skipped: {photos / 'notes.txt'}: not an image file" in result.stderr, message
+    assert result.stderr.splitlines()[-1] == "dry run: 5 to do, 1 skipped, 0 failed", message
+    assert not out.exists()
+
+
+def test_stdin_list_newlines_and_verbose(model, tmp_path):
+    a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
+    out = tmp_path / "out"
+    result, message = invoke(["apply", "-m", model, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
+                             input=f"{a}\n{b}\n{tmp_path}\n")
+    assert result.exit_code == 0, message
+    assert result.stdout == "", message
+    assert result.stderr.splitlines() == [f"wrote {out / 'a.png'}", f"wrote {out / 'b.png'}",
+                                          "2 done, 0 skipped, 0 failed"], message
+
+
+def test_one_file_to_one_file_and_its_refusals(model, tmp_path):
+    src, dst = write_image(tmp_path / "a.png", 1), tmp_path / "a-look.jpg"
+    result, message = invoke(["apply", "-m", model, src, "-o", dst, "-q"])
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), message
+    with Image.open(dst) as im:
+        assert im.format == "JPEG" and im.size == (64, 48)
+
+    result, message = invoke(["apply", "-m", model, src, "-o", dst])
+    assert result.exit_code == 1, message
+    assert f"error: {src} -> {dst}: exists (use --force or --skip-existing)" in result.stderr, message
+    assert len(result.stderr.splitlines()) == 1, message  # one file: the error line, no summary
+    result, message = invoke(["apply", "-m", model, src, "-o", dst, "--force"])
+    assert result.exit_code == 0, message
+
+    result, message = invoke(["apply", "-m", model, src, "-o", src, "--force"])
+    assert result.exit_code == 1, message
+    assert "the output is an input file; refusing to overwrite it" in result.stderr, message
+    assert np.array_equal(np.asarray(open_image(src)), colour_field(64, 48, 1))
+
+
+def test_missing_input_fails_but_the_batch_goes_on(model, tmp_path):
+    good = write_image(tmp_path / "good.png", 1)
+    missing = tmp_path / "missing.png"
+    result, message = invoke(["apply", "-m", model, missing, good, "-o", tmp_path / "out", "-j", "1"])
+    assert result.exit_code == 1, message
+    assert result.stderr.splitlines() == [f"error: {missing}: no such file", "1 done, 0 skipped, 1 failed"]
+    assert (tmp_path / "out" / "good.png").is_file()
+
+
+def test_suffix_without_output_writes_beside_the_inputs(model, tmp_path):
+    a = write_image(tmp_path / "a.png", 1)
+    result, message = invoke(["apply", "-m", model, a, "--suffix", "-look", "--format", "webp", "-q"])
+    assert result.exit_code == 0, message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-look.webp", "a.png"]
+
+
+def test_bad_model_is_an_error_not_a_usage_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a model")
+    src = write_image(tmp_path / "a.png", 1)
+    result, message = invoke(["apply", "-m", bad, src, "-o", tmp_path / "o.png"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: "), message
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        ([], "no INPUT given"),
+        (["{a}"], "give -o"),
+        (["{a}", "{b}", "-o", "{a}"], "is a file, but several inputs"),
+        (["{a}", "-o", "{tmp}/x.png", "--suffix", "-x"], "names the output file"),
+        (["{a}", "-o", "{tmp}/out", "--force", "--skip-existing"], "exclude each other"),
+        (["{a}", "-o", "{tmp}/out", "-0"], "-0 is for the list read from stdin"),
+        (["-", "-", "-o", "{tmp}/out"], "only once"),
+        (["{a}", "-o", "{tmp}/out/", "--suffix", "x/y"], "folder separator"),
+        (["{a}", "-o", "{tmp}/out/", "--jobs", "0"], "--jobs"),
+        (["{a}", "-o", "{tmp}/out/", "--format", "gif"], "--format"),
+    ],
+)
+def test_usage_errors_exit_2(model, tmp_path, args, error):
+    a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
+    args = [arg.format(a=a, b=b, tmp=tmp_path) for arg in args]
+    result, message = invoke(["apply", "-m", model, *args])
+    assert result.exit_code == 2, message
+    assert error in result.stderr and result.stdout == "", message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_help_documents_the_exit_codes():
+    result, message = invoke(["apply", "--help"])
+    assert result.exit_code == 0, message
+    text = " ".join(result.stdout.split())
+    assert "0 all done" in text and "1 some inputs failed" in text and "2 usage error" in text
+    assert "130 interrupted" in text
+
+
+# --- planning (no model, no filtering) -----------------------------------------------------------------
+
+
+def test_output_name():
+    assert output_name(Path("x/a.jpg")) == "a.jpg"
+    assert output_name(Path("a.jpg"), "-look") == "a-look.jpg"
+    assert output_name(Path("a.JPG"), "", ".png") == "a.png"
+
+
+def test_plan_keeps_the_layout_and_skips_what_is_not_an_image(tmp_path):
+    make_tree(tmp_path)
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    plan = plan_batch([photos], out, recursive=True)
+    assert [(j.src.relative_to(photos), j.dst.relative_to(out)) for j in plan.jobs] == [
+        (Path(p), Path(p)) for p in ["a.jpg", "b.png", "sub/bad.jpg", "sub/c.jpg", "sub/deep/d.png"]
+    ]
+    assert plan.skipped == [(photos / "notes.txt", f"{photos / 'notes.txt'}: not an image file")]
+    assert plan.failed == [] and plan.ignored_folders == 0
+
+    flat = plan_batch([photos], out)
+    assert [j.src.name for j in flat.jobs] == ["a.jpg", "b.png"] and flat.ignored_folders == 1
+
+
+def test_plan_never_enters_the_output_folder_inside_the_input(tmp_path):
+    write_image(tmp_path / "a.png", 1)
+    write_image(tmp_path / "out" / "a.png", 2)  # a previous run's output
+    plan = plan_batch([tmp_path], tmp_path / "out", recursive=True, existing="skip")
+    assert [j.src for j in plan.jobs] == [] and [p for p, _ in plan.skipped] == [tmp_path / "a.png"]
+
+
+def test_plan_refuses_two_inputs_for_one_output_and_outputs_that_are_inputs(tmp_path):
+    a_jpg, a_png = write_image(tmp_path / "a.jpg", 1), write_image(tmp_path / "b" / "a.png", 2)
+    plan = plan_batch([a_jpg, a_png], tmp_path / "out", format="png")
+    assert plan.jobs == [Job(a_jpg, tmp_path / "out" / "a.png")]
+    assert plan.failed == [(a_png, f"{a_png} -> {tmp_path / 'out' / 'a.png'}: same output as {a_jpg}")]
+
+    # Even with --force: a.jpg would become b/a.png, which is the other input; b/a.png itself.
+    into_inputs = plan_batch([a_jpg, a_png], tmp_path / "b", format="png", existing="overwrite")
+    assert into_inputs.jobs == []
+    assert [p for p, _ in into_inputs.failed] == [a_jpg, a_png]
+    for _, message in into_inputs.failed:
+        assert message.endswith("the output is an input file; refusing to overwrite it")
+
+
+def test_plan_existing_outputs_refuse_skip_or_overwrite(tmp_path):
+    a = write_image(tmp_path / "a.png", 1)
+    write_image(tmp_path / "out" / "a.png", 2)
+    refused = plan_batch([a], tmp_path / "out")
+    assert refused.jobs == [] and "exists (use --force or --skip-existing)" in refused.failed[0][1]
+    assert plan_batch([a], tmp_path / "out", existing="skip").skipped[0][0] == a
+    overwrite = plan_batch([a], tmp_path / "out", existing="overwrite")
+    assert overwrite.jobs == [Job(a, tmp_path / "out" / "a.png")]
+
+
+def test_plan_listed_paths_are_relative_to_base(tmp_path):
+    a, gif = write_image(tmp_path / "in" / "x" / "a.png", 1), write_image(tmp_path / "in" / "g.gif", 2)
+    outside = write_image(tmp_path / "elsewhere.png", 3)
+    plan = plan_batch([], tmp_path / "out", listed=[tmp_path / "in", a, gif, outside], base=tmp_path / "in")
+    assert plan.jobs == [Job(a, tmp_path / "out" / "x" / "a.png")]
+    assert [p for p, _ in plan.failed] == [outside, gif]
+    assert "not under" in plan.failed[0][1] and "use --format" in plan.failed[1][1]
+
+
+def test_report_summary_and_return_code():
+    report = Report.from_plan(Plan(skipped=[(Path("n.txt"), "n.txt: not an image file")]))
+    assert (report.summary(), report.return_code) == ("0 done, 1 skipped, 0 failed", 0)
+    report.failed.append((Path("b.jpg"), "b.jpg: truncated"))
+    assert report.return_code == 1
+    report.interrupted, report.not_processed = True, 7
+    assert report.summary() == "interrupted: 0 done, 1 skipped, 1 failed, 7 not processed"
+    assert report.return_code == 130
