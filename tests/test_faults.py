@@ -1,4 +1,4 @@
-"""Bad input, hostile files and faults, through the real CLI (issue 6; the table is docs/errors.md).
+"""Bad input, hostile files and faults, through the real CLI (issue 6; the table is in README.md, "Errors").
 
 Every row ends in exit 1 (an error) or 2 (a usage error) with one "Error: ..." line on stderr that
 names the file (or option) and the problem, no traceback, and no lost or half-written file; or, for
