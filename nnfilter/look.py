@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from . import __version__, coverage
 from . import lut
-from .apply import apply_lut, apply_to_image, apply_to_pixels, lut_filter
+from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels
 from .data import check_pair, pair_samples
 from .errors import ModelFormatError, PairMismatchError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
@@ -37,8 +37,8 @@ class Look:
 
     model: MLP
     metadata: dict[str, Any] = field(default_factory=dict)
-    # The look baked into a LUT on first use, then reused for every image.
-    _opaque_lut: ImageFilter.Color3DLUT | None = field(default=None, repr=False, compare=False)
+    # The network's output per colour, filled as images are applied and reused for the next ones.
+    _table: ColourTable | None = field(default=None, repr=False, compare=False)
 
     @property
     def coverage(self) -> np.ndarray | None:
@@ -70,9 +70,9 @@ class Look:
             return _apply_array(self.model, image, keep_alpha)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
-        if self._opaque_lut is None and method != "exact":
-            self._opaque_lut = lut_filter(self.model, 255, keep_alpha)
-        return apply_to_image(self.model, image, keep_alpha, method, opaque_lut=self._opaque_lut)
+        if self._table is None and method != "exact":
+            self._table = ColourTable(self.model, 255, keep_alpha)
+        return apply_to_image(self.model, image, keep_alpha, method, table=self._table)
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the look to a .npz model file, atomically."""

@@ -1,0 +1,72 @@
+"""Applying a look: the colour-table fast path against the exact per-pixel network."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import colour_field, gamma, sepia
+from nnfilter import learn_look
+from nnfilter.apply import ColourTable, apply_to_image, apply_to_pixels
+from nnfilter.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def look():
+    before = colour_field(96, 64, seed=1)
+    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=20))
+    return look
+
+
+def random_rgb(seed, shape=(120, 90)):
+    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def test_table_matches_exact_on_every_colour(look):
+    pixels = random_rgb(0)
+    exact = apply_to_image(look.model, Image.fromarray(pixels), method="exact")
+    table = apply_to_image(look.model, Image.fromarray(pixels), method="table")
+    diff = np.abs(np.asarray(exact, int) - np.asarray(table, int))
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999, (diff.max(), (diff == 0).mean())
+
+
+def test_table_keeps_alpha_and_size_and_works_in_strips(look, monkeypatch):
+    monkeypatch.setattr("nnfilter.apply.STRIP_PIXELS", 500)  # many strips of a few rows
+    rgba = np.concatenate([random_rgb(1), random_rgb(2)[..., :1]], axis=-1)
+    out = apply_to_image(look.model, Image.fromarray(rgba, "RGBA"))
+    assert out.mode == "RGBA" and out.size == (90, 120)
+    out = np.asarray(out)
+    assert np.array_equal(out[..., 3], rgba[..., 3])
+    expected = apply_to_pixels(look.model, rgba)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_a_table_is_reused_and_only_grows(look):
+    table = ColourTable(look.model)
+    apply_to_image(look.model, Image.fromarray(random_rgb(3)), table=table)
+    known = table.known.sum()
+    assert known > 0
+    apply_to_image(look.model, Image.fromarray(random_rgb(3)), table=table)
+    assert table.known.sum() == known
+    apply_to_image(look.model, Image.fromarray(random_rgb(4)), table=table)
+    assert table.known.sum() > known
+
+
+def test_a_look_that_learned_alpha_uses_it():
+    # Target: the same colours, half transparent; the network must learn alpha -> 128.
+    before = np.concatenate([colour_field(64, 48, seed=2), np.full((48, 64, 1), 255, np.uint8)], -1)
+    after = before.copy()
+    after[..., 3] = 128
+    look, _ = learn_look([(before, after)], TrainConfig(epochs=40))
+    assert look.learned_alpha
+    out = look.apply(Image.fromarray(colour_field(30, 20, seed=3)))
+    assert out.mode == "RGBA"
+    assert np.abs(np.asarray(out)[..., 3].astype(int) - 128).max() <= 3
+    exact = look.apply(Image.fromarray(colour_field(30, 20, seed=3)), method="exact")
+    assert np.abs(np.asarray(out, int) - np.asarray(exact, int)).max() <= 1
+
+
+def test_chunked_exact_equals_whole(look):
+    rgba = np.concatenate([random_rgb(5), np.full((120, 90, 1), 255, np.uint8)], -1)
+    whole = apply_to_pixels(look.model, rgba, chunk=rgba.shape[0] * rgba.shape[1])
+    chunked = apply_to_pixels(look.model, rgba, chunk=1000)
+    assert np.abs(whole.astype(int) - chunked).max() <= 1
