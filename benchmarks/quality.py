@@ -4,7 +4,10 @@ For each reference look: train with default options on sample_images/before.jpg 
 applied to it (saved as a JPEG, quality 90, 4:2:0, as an edited photo is), then apply the model to
 the three other sample photos and compare with the exact look of each: mean CIEDE2000 (ΔE00).
 
-    python -m benchmarks.quality [--hidden 16,16] [--epochs N] ...   (any TrainConfig field)
+    python -m benchmarks.quality [--seeds 3] [--hidden 16,16] [--epochs N] ...
+
+Each figure is the mean over training seeds 0..N-1: how a network extrapolates to colours it never
+saw varies from seed to seed, and one seed can flatter or wrong a choice.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def jpeg_roundtrip(pixels: np.ndarray, quality: int = 90) -> np.ndarray:
 
 
 def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
-    """Per look: mean ΔE00 on each held-out photo, their mean, the training pair's, train seconds."""
+    """Per look: mean ΔE00 on each held-out photo, their mean, the training pair's, train seconds
+    (with the config's seed)."""
     before = rgb(SAMPLES / "before.jpg")
     held_out = {name: rgb(SAMPLES / name) for name in HELD_OUT}
     results = {}
@@ -67,15 +71,22 @@ def markdown(results: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=lambda s: [int(x) for x in s.split(",")])
-    for field in ("epochs", "batch_size", "seed"):
+    for field in ("epochs", "batch_size"):
         parser.add_argument(f"--{field.replace('_', '-')}", type=int)
     for field in ("lr", "count_power"):
         parser.add_argument(f"--{field.replace('_', '-')}", type=float)
     parser.add_argument("--activation")
     parser.add_argument("--no-residual", dest="residual", action="store_false", default=None)
-    options = {k: v for k, v in vars(parser.parse_args()).items() if v is not None}
-    print(f"options: {options or 'defaults'}")
-    print(markdown(score_looks(TrainConfig(**options))))
+    parser.add_argument("--seeds", type=int, default=3, help="average over seeds 0..N-1 (default 3)")
+    args = parser.parse_args()
+    seeds = args.seeds
+    options = {k: v for k, v in vars(args).items() if v is not None and k != "seeds"}
+    print(f"options: {options or 'defaults'}, mean of seeds 0-{seeds - 1}")
+    runs = [score_looks(TrainConfig(**options, seed=seed)) for seed in range(seeds)]
+    print(markdown({
+        look: {column: float(np.mean([run[look][column] for run in runs])) for column in runs[0][look]}
+        for look in runs[0]
+    }))
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     name = os.fsdecode(path)
     if max_pixels is not None and max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
-    _check_readable_file(path, name)
+    if check_regular_file(path, name).st_size == 0:
+        raise ImageError(f"{name}: empty file")
     try:
         with open(path, "rb") as fp, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -138,20 +139,22 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     return result
 
 
-def _check_readable_file(path: str | os.PathLike[str], name: str) -> None:
-    """Refuse, with a named message, a path that is not a non-empty regular file."""
+def check_regular_file(
+    path: str | os.PathLike[str], name: str, what: str = "image file", error: type = ImageError
+) -> os.stat_result:
+    """Refuse, with a message naming the file, a path that is missing, a folder, or not a regular
+    file (a FIFO or device could block reading, or never end); return its ``os.stat``."""
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        raise ImageError(f"{name}: no such file") from None
+        raise error(f"{name}: no such file") from None
     except OSError as exc:
-        raise ImageError(f"{name}: cannot read ({_describe(exc)})") from None
+        raise error(f"{name}: cannot read ({_describe(exc)})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise ImageError(f"{name}: is a folder, not an image file")
+        raise error(f"{name}: is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}")
     if not stat.S_ISREG(st.st_mode):
-        raise ImageError(f"{name}: not a regular file")
-    if st.st_size == 0:
-        raise ImageError(f"{name}: empty file")
+        raise error(f"{name}: not a regular file")
+    return st
 
 
 def _open_and_load(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ModelFormatError
-from .images import atomic_write
+from .images import atomic_write, check_regular_file
 from .model import ACTIVATIONS, MLP, N_CHANNELS
 
 FORMAT_VERSION = 1
@@ -56,16 +54,7 @@ def save_model(model: MLP, metadata: dict[str, Any], path: Path, overwrite: bool
 def load_model(path: Path) -> tuple[MLP, dict[str, Any]]:
     """Read and check a model file; any problem is one ``ModelFormatError`` naming the file."""
     name = str(path)
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise ModelFormatError(f"{name}: no such model file") from None
-    except OSError as exc:
-        raise ModelFormatError(f"{name}: cannot read ({_reason(exc)})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ModelFormatError(f"{name}: is a folder, not a model file")
-    if not stat.S_ISREG(st.st_mode):  # a FIFO or device could block or never end
-        raise ModelFormatError(f"{name}: not a regular file")
+    check_regular_file(path, name, "model file", ModelFormatError)
     try:
         # Opened here, not by np.load, which leaks its file when the zip directory is unreadable.
         with open(path, "rb") as file:

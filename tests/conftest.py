@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
 
@@ -93,3 +94,23 @@ def imagemagick() -> str:
 def run(args: list[str], cwd) -> None:
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, f"{args} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+
+
+# --- the CLI -------------------------------------------------------------------------------------------
+
+
+def invoke(*args):
+    """Run the CLI in-process; return the result and a message with exit code, stdout and stderr."""
+    from nnfilter.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+
+
+@pytest.fixture
+def model(pair_files, tmp_path):
+    """A model trained by `nnfilter train` on ``pair_files`` (a few epochs)."""
+    path = tmp_path / "look.npz"
+    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "20")
+    assert result.exit_code == 0, info
+    return path

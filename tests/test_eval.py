@@ -4,28 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from conftest import colour_field, gamma
+from conftest import colour_field, gamma, invoke
 from nnfilter import Look, TrainConfig, learn_look
-from nnfilter.cli import main
 from nnfilter.coverage import GRID, covered_cells, unseen_mask
 from nnfilter.report import loss_plot
 from nnfilter.train import EpochReport
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-
-
-@pytest.fixture
-def model(pair_files, tmp_path):
-    path = tmp_path / "look.npz"
-    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "30")
-    assert result.exit_code == 0, info
-    return path
 
 
 def test_eval_scores_the_training_pair_well_and_a_wrong_pair_badly(model, pair_files, tmp_path):

@@ -2,25 +2,10 @@
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from conftest import run
-from nnfilter.cli import main
+from conftest import invoke, run
 from nnfilter.lut import read_cube
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-
-
-@pytest.fixture
-def model(pair_files, tmp_path):
-    path = tmp_path / "look.npz"
-    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "20")
-    assert result.exit_code == 0, info
-    return path
 
 
 def levels(path):
