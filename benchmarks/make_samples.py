@@ -16,7 +16,13 @@ from skimage import data
 from .looks import colour_grade
 
 OUT = Path(__file__).resolve().parent.parent / "sample_images"
-PHOTOS = {"before.jpg": "astronaut", "test1.jpg": "coffee", "test2.jpg": "chelsea", "test3.jpg": "rocket"}
+PHOTOS = {
+    "before.jpg": "astronaut",
+    "test1.jpg": "coffee",
+    "test2.jpg": "chelsea",
+    "test3.jpg": "rocket",
+    "test4.jpg": "hubble_deep_field",
+}
 
 
 def jpeg(image: Image.Image, quality: int) -> bytes:
