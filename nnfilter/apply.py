@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageFilter
+from threadpoolctl import threadpool_limits
 
 from .lut import grid_points
 from .model import MLP, predict
@@ -43,6 +44,12 @@ def apply_to_pixels(
     """
     flat = rgba.reshape(-1, 4)
     out = np.empty_like(flat)
+    with threadpool_limits(limits=1, user_api="blas"):
+        _exact_chunks(model, flat, out, keep_alpha, chunk)
+    return out.reshape(rgba.shape)
+
+
+def _exact_chunks(model: MLP, flat: np.ndarray, out: np.ndarray, keep_alpha: bool, chunk: int) -> None:
     for start in range(0, len(flat), chunk):
         block = flat[start : start + chunk]
         x = block.astype(np.float32) / 255
@@ -52,17 +59,17 @@ def apply_to_pixels(
         out[start : start + chunk] = np.rint(y * 255)
         if keep_alpha:
             out[start : start + chunk, 3] = block[:, 3]
-    return out.reshape(rgba.shape)
 
 
 def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarray:
     """The network on a size³ RGB grid at one alpha: float32 (size, size, size, 4), b-g-r order."""
     grid = grid_points(size)
     out = np.empty((len(grid), 4), np.float32)
-    for start in range(0, len(grid), CHUNK_PIXELS):
-        rgb = grid[start : start + CHUNK_PIXELS]
-        x = np.concatenate([rgb, np.full((len(rgb), 1), alpha, np.float32)], axis=1)
-        out[start : start + CHUNK_PIXELS] = predict(model, x)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, len(grid), CHUNK_PIXELS):
+            rgb = grid[start : start + CHUNK_PIXELS]
+            x = np.concatenate([rgb, np.full((len(rgb), 1), alpha, np.float32)], axis=1)
+            out[start : start + CHUNK_PIXELS] = predict(model, x)
     return out.reshape(size, size, size, 4)
 
 
@@ -78,21 +85,30 @@ class ColourTable:
         self.model, self.alpha, self.keep_alpha = model, alpha, keep_alpha
         self.outputs = np.zeros(1 << 24, PACKED)
         self.known = np.zeros(1 << 24, bool)
+        self._pending = np.zeros(1 << 24, bool)
 
-    def add_colours(self, present: np.ndarray) -> None:
-        """Evaluate the network on the colours marked in ``present`` (2^24 bools, index 0xBBGGRR)
-        that are not known yet."""
-        new = np.flatnonzero(present & ~self.known).astype(np.uint32)
-        for start in range(0, len(new), CHUNK_PIXELS):
-            colours = new[start : start + CHUNK_PIXELS]
-            x = np.empty((len(colours), 4), np.float32)
-            for channel in range(3):
-                x[:, channel] = (colours >> (8 * channel)) & 255
-            x[:, 3] = 255 if self.keep_alpha else self.alpha
-            x /= 255
-            y = np.rint(predict(self.model, x) * 255).astype(np.uint32)
-            self.outputs[colours] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | y[:, 3] << 24
+    def mark(self, keys: np.ndarray) -> None:
+        """Note the colours among ``keys`` (0xBBGGRR) that are not known yet."""
+        unknown = keys[~self.known[keys]]
+        if len(unknown):
+            self._pending[unknown] = True
+
+    def evaluate_marked(self) -> None:
+        """Run the network on the colours ``mark`` noted, in chunks, with single-threaded BLAS
+        (its threads only slow down products this small)."""
+        new = np.flatnonzero(self._pending).astype(np.uint32)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(new), CHUNK_PIXELS):
+                colours = new[start : start + CHUNK_PIXELS]
+                x = np.empty((len(colours), 4), np.float32)
+                for channel in range(3):
+                    x[:, channel] = (colours >> (8 * channel)) & 255
+                x[:, 3] = 255 if self.keep_alpha else self.alpha
+                x /= 255
+                y = np.rint(predict(self.model, x) * 255).astype(np.uint32)
+                self.outputs[colours] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | y[:, 3] << 24
         self.known[new] = True
+        self._pending[new] = False
 
     def changes_alpha(self) -> bool:
         """Whether the network gives any known colour another alpha than its input's."""
@@ -104,18 +120,18 @@ class ColourTable:
         """``strip`` (RGB or RGBA) filtered into an image of ``mode``; its colours must be known."""
         raw = _packed(strip)
         out = self.outputs[raw & 0xFFFFFF]
-        if self.keep_alpha:
-            out = (out & 0xFFFFFF) | (raw & 0xFF000000)
+        if self.keep_alpha and strip.mode == "RGBA":
+            out &= 0xFFFFFF
+            out |= raw & 0xFF000000
         raw_mode = "RGBA" if mode == "RGBA" else "RGBX"
-        return Image.frombuffer(mode, strip.size, out.tobytes(), "raw", raw_mode, 0, 1)
+        return Image.frombuffer(mode, strip.size, out, "raw", raw_mode, 0, 1)
 
     def apply(self, image: Image.Image, threads: int) -> Image.Image:
         """Filter an RGB or RGBA image whose alpha is ``self.alpha`` everywhere (any alpha with
         ``keep_alpha``), in strips, in place when its mode is kept."""
-        present = np.zeros(1 << 24, bool)
         for box in _strips(image):
-            present[_packed(image.crop(box)) & 0xFFFFFF] = True
-        self.add_colours(present)
+            self.mark(_packed(image.crop(box)) & 0xFFFFFF)
+        self.evaluate_marked()
         mode = "RGBA" if self.changes_alpha() else image.mode
         if mode != image.mode:
             image = image.convert(mode)

@@ -314,6 +314,7 @@ def filter_file(
     overwrite: bool = False,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     check_coverage: bool = False,
+    threads: int | None = None,
 ) -> tuple[float, float | None]:
     """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
     look knows its coverage), the share of its pixels in colours the training never showed.
@@ -332,7 +333,7 @@ def filter_file(
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
-    result = look.apply(image)
+    result = look.apply(image, threads=threads)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
     return megapixels, unseen
 
@@ -360,6 +361,8 @@ class Settings:
     make_folders: bool = True
     #: Warn when more than this share of an image's pixels has colours the training never showed.
     warn_coverage: float | None = None
+    #: Threads that filter one image (None: all cores); 1 when files run in parallel processes.
+    threads: int | None = None
 
 
 def run_job(look: Look, job: Job, settings: Settings) -> Outcome:
@@ -373,7 +376,7 @@ def run_job(look: Look, job: Job, settings: Settings) -> Outcome:
                 return Outcome(job, error=f"{job.src} -> {job.dst}: cannot make its folder ({reason})")
         megapixels, unseen = filter_file(
             look, job.src, job.dst, settings.quality, settings.overwrite, settings.max_pixels,
-            check_coverage=settings.warn_coverage is not None,
+            check_coverage=settings.warn_coverage is not None, threads=settings.threads,
         )
     except NnfilterError as exc:
         return Outcome(job, error=_failure_line(job, str(exc)))

@@ -321,7 +321,8 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
 
     single_file = is_single_file(paths, listed, output)
     settings = Settings(quality=quality, overwrite=force, max_pixels=max_pixels,
-                        make_folders=not single_file, warn_coverage=warn_coverage)
+                        make_folders=not single_file, warn_coverage=warn_coverage,
+                        threads=1 if jobs > 1 and len(plan.jobs) > 1 else None)
     _run_batch(look, plan, settings, jobs, report, quiet, verbose)
     if not single_file and (report.return_code != 0 or not quiet):
         click.echo(report.summary(), err=True)

@@ -59,7 +59,7 @@ class Look:
         """Whether the training pairs had transparency, so the network's alpha output is used."""
         return bool(self.metadata.get("learned_alpha", False))
 
-    def apply(self, image: ImageLike, method: str = "auto") -> ImageLike:
+    def apply(self, image: ImageLike, method: str = "auto", threads: int | None = None) -> ImageLike:
         """Filter a Pillow image (RGB/RGBA; other modes are converted) or a uint8 array.
 
         An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
@@ -72,7 +72,7 @@ class Look:
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
         if self._table is None and method != "exact":
             self._table = ColourTable(self.model, 255, keep_alpha)
-        return apply_to_image(self.model, image, keep_alpha, method, table=self._table)
+        return apply_to_image(self.model, image, keep_alpha, method, threads, self._table)
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the look to a .npz model file, atomically."""
@@ -96,11 +96,11 @@ class CubeLook:
 
     table: np.ndarray
 
-    def apply(self, image: Image.Image) -> Image.Image:
+    def apply(self, image: Image.Image, threads: int | None = None) -> Image.Image:
         """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can."""
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
-        return apply_lut(image, lut.lut_filter(self.table))
+        return apply_lut(image, lut.lut_filter(self.table), threads)
 
     def unseen_share(self, image: ImageLike) -> None:
         """A LUT covers every colour: there is nothing unseen to report."""
@@ -148,9 +148,12 @@ def learn_look(
     channels = pixels[0][0].shape[-1]
     source = np.concatenate([s.reshape(-1, channels) for s, _ in pixels])
     target = np.concatenate([t.reshape(-1, channels) for _, t in pixels])
-    covered = coverage.covered_cells(source)
     learned_alpha = channels == 4 and bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
-    result = train(pair_samples(source, target), config, on_epoch)
+    samples = pair_samples(source, target)
+    # Each sample's input is the mean colour of its cell's pixels, so it lies in the same (larger)
+    # coverage cell as they do: the cells' colours give the pixels' coverage at a fraction of the cost.
+    covered = coverage.covered_cells(np.floor(samples.inputs[:, :3] * 255 + 1e-3).astype(np.uint8))
+    result = train(samples, config, on_epoch)
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,

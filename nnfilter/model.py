@@ -141,8 +141,11 @@ def logit(x: np.ndarray) -> np.ndarray:
     return np.log(x / (1 - x))
 
 
-def forward(model: MLP, x: np.ndarray) -> list[np.ndarray]:
-    """Every layer's output for a batch ``x`` of shape (n, 4), input first, for backprop."""
+def forward(model: MLP, x: np.ndarray, x_logit: np.ndarray | None = None) -> list[np.ndarray]:
+    """Every layer's output for a batch ``x`` of shape (n, 4), input first, for backprop.
+
+    ``x_logit`` is ``logit(x)`` when the caller has it already (training computes it once).
+    """
     activations = [x]
     hidden_fn = ACTIVATIONS[model.activation]
     last = len(model.weights) - 1
@@ -151,7 +154,7 @@ def forward(model: MLP, x: np.ndarray) -> list[np.ndarray]:
         z += b
         if i == last:
             if model.skip is not None:
-                z += logit(x) @ model.skip
+                z += (logit(x) if x_logit is None else x_logit) @ model.skip
             activations.append(_sigmoid(z))
         else:
             activations.append(hidden_fn(z))
@@ -199,6 +202,7 @@ def backward(
     y: np.ndarray,
     sample_weight: np.ndarray,
     loss: str,
+    x_logit: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Gradients of the weighted loss with respect to ``model.parameters()``.
 
@@ -216,7 +220,10 @@ def backward(
     elif loss != "cross-entropy":
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     delta *= scale
-    skip_grad = [] if model.skip is None else [logit(activations[0]).T @ delta]
+    if model.skip is None:
+        skip_grad = []
+    else:
+        skip_grad = [(logit(activations[0]) if x_logit is None else x_logit).T @ delta]
     derivative = DERIVATIVES[model.activation]
     grads: list[np.ndarray] = []
     for i in range(len(model.weights) - 1, -1, -1):

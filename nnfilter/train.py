@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .data import ColourSamples, split_validation
 from .errors import TrainingDivergedError
-from .model import MLP, backward, error, forward, init_mlp, predict
+from .model import MLP, backward, error, forward, init_mlp, logit, predict
 
 
 class SGD:
@@ -172,6 +173,11 @@ def train(
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
+    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow small products
+        return _train(samples, config, on_epoch)
+
+
+def _train(samples, config, on_epoch) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
@@ -181,6 +187,7 @@ def train(
     lr = config.learning_rate()
     optimizer = SGD(params, lr, config.momentum) if config.optimizer == "sgd" else Adam(params, lr)
     weights = train_set.counts**config.count_power
+    train_logits = logit(train_set.inputs)
     start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
 
     best_model, best_error = copy.deepcopy(model), np.inf
@@ -195,8 +202,9 @@ def train(
             for start in range(0, len(order), config.batch_size):
                 batch = order[start : start + config.batch_size]
                 x, y, w = train_set.inputs[batch], train_set.targets[batch], weights[batch]
-                activations = forward(model, x)
-                grads = backward(model, activations, y, w, config.loss)
+                x_logit = train_logits[batch]
+                activations = forward(model, x, x_logit)
+                grads = backward(model, activations, y, w, config.loss, x_logit)
                 optimizer.update_params(params, [np.concatenate([g.ravel() for g in grads])])
                 batch_weight = float(w.sum())
                 total += error(activations[-1], y, w) * batch_weight

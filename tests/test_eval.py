@@ -110,3 +110,11 @@ def test_apply_warns_about_unseen_colours(tmp_path):
     result, info = invoke("apply", tmp_path / "grey.png", "-m", model, "-o", tmp_path / "o2.png",
                           "--warn-coverage")  # fmt: skip
     assert result.exit_code == 0 and "warning" not in result.stderr, info
+
+
+def test_recorded_coverage_is_exactly_the_cells_of_the_training_pixels():
+    rng = np.random.default_rng(0)
+    noisy = np.clip(colour_field(90, 60, seed=4).astype(int) + rng.integers(-20, 21, (60, 90, 3)), 0, 255)
+    before = noisy.astype(np.uint8)
+    look, _ = learn_look([(before, gamma(before))], TrainConfig(epochs=1))
+    assert np.array_equal(look.coverage, covered_cells(before.reshape(-1, 3)))
