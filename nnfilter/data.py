@@ -9,6 +9,8 @@ and whose count is kept so that the loss can weigh cells by how often they occur
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,10 +80,15 @@ def pair_samples(
     occupied = np.flatnonzero(counts)
     inputs = np.ones((len(occupied), 4), dtype=np.float32)
     targets = np.ones((len(occupied), 4), dtype=np.float32)
-    for c in range(channels):
-        for pixels, out in ((source, inputs), (target, targets)):
-            sums = np.bincount(keys, weights=pixels[:, c], minlength=n_cells)
-            out[:, c] = sums[occupied] / (255 * counts[occupied])
+
+    def channel_means(job: tuple[np.ndarray, np.ndarray, int]) -> None:
+        pixels, out, c = job
+        sums = np.bincount(keys, weights=pixels[:, c], minlength=n_cells)
+        out[:, c] = sums[occupied] / (255 * counts[occupied])
+
+    jobs = [(pixels, out, c) for pixels, out in ((source, inputs), (target, targets)) for c in range(channels)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # np.bincount releases the GIL
+        list(pool.map(channel_means, jobs))
     return ColourSamples(inputs, targets, counts[occupied].astype(np.float32))
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -190,7 +191,8 @@ def learn_look_from_files(
     """Train a look from (before, after) image files; records their names and SHA-256."""
     images, files = [], []
     for before_path, after_path in pairs:
-        before, after = open_image(before_path, max_pixels), open_image(after_path, max_pixels)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
+            before, after = pool.map(lambda p: open_image(p, max_pixels), (before_path, after_path))
         if before.size != after.size:
             (bw, bh), (aw, ah) = before.size, after.size
             raise PairMismatchError(
