@@ -61,7 +61,7 @@ class Adam:
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.04}
 # Without --epochs, train for about this many gradient steps (see benchmarks/RESULTS.md).
-AUTO_STEPS = 12000
+AUTO_STEPS = 15000
 AUTO_EPOCHS_RANGE = (10, 2000)
 
 
@@ -91,7 +91,7 @@ class TrainConfig:
         """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps.
 
         >>> TrainConfig().epochs_for(64 * 1000), TrainConfig(epochs=3).epochs_for(10)
-        (12, 3)
+        (15, 3)
         """
         if self.epochs is not None:
             return self.epochs
