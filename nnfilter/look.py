@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import datetime
-from concurrent.futures import ThreadPoolExecutor
 import hashlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import __version__, coverage
-from . import lut
+from . import __version__, coverage, lut
 from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels
 from .data import check_pair, pair_samples
 from .errors import ModelFormatError, PairMismatchError
