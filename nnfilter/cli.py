@@ -17,11 +17,11 @@ import click
 from tqdm import tqdm
 
 from . import __version__
-from .errors import NnfilterError, OutputError, PairMismatchError
-from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
-from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
 from .apply import lut_table
+from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
+from .errors import NnfilterError, OutputError, PairMismatchError
 from .evaluate import evaluate, score_table
+from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
 from .look import CubeLook, Look, learn_look_from_files
 from .lut import read_cube, write_cube, write_hald
 from .model import ACTIVATIONS, LOSSES

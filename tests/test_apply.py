@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import colour_field, gamma, sepia
+from conftest import colour_field, sepia
 from nnfilter import learn_look
 from nnfilter.apply import ColourTable, apply_to_image, apply_to_pixels
 from nnfilter.train import TrainConfig

@@ -1,7 +1,6 @@
 """`nnfilter export`: .cube and HaldCLUT files that real tools apply like `nnfilter apply` does."""
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from conftest import invoke, run
