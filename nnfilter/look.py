@@ -1,9 +1,9 @@
 """The Python API the CLI is built on: learn a look from before/after pairs, save, load, apply.
 
->>> from nnfilter import learn_look, Look                         # doctest: +SKIP
->>> look, result = learn_look([(before_image, after_image)])        # doctest: +SKIP
->>> look.apply(photo).save("photo-look.jpg")                        # doctest: +SKIP
->>> look.save("look.npz"); Look.load("look.npz")                    # doctest: +SKIP
+    look, result = learn_look([(before_image, after_image)])
+    look.apply(photo).save("photo-look.jpg")
+    look.save("look.npz")
+    look = Look.load("look.npz")
 """
 
 from __future__ import annotations
