@@ -188,6 +188,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
     optimizer = SGD(params, lr, config.momentum) if config.optimizer == "sgd" else Adam(params, lr)
     weights = train_set.counts**config.count_power
     train_logits = logit(train_set.inputs)
+    total_weight = float(weights.sum())
     start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
 
     best_model, best_error = copy.deepcopy(model), np.inf
@@ -197,19 +198,18 @@ def _train(samples, config, on_epoch) -> TrainResult:
     try:
         for epoch in range(1, epochs + 1):
             optimizer.lr = lr * cosine_schedule(epoch, epochs)
+            # Shuffled once per epoch, so that each batch is a slice (a view), not a gather.
             order = rng.permutation(len(train_set))
-            total, total_weight = 0.0, 0.0
+            xs, ys, ws, logits = (a[order] for a in (train_set.inputs, train_set.targets, weights, train_logits))
+            squared_error = 0.0
             for start in range(0, len(order), config.batch_size):
-                batch = order[start : start + config.batch_size]
-                x, y, w = train_set.inputs[batch], train_set.targets[batch], weights[batch]
-                x_logit = train_logits[batch]
+                batch = slice(start, start + config.batch_size)
+                x, y, w, x_logit = xs[batch], ys[batch], ws[batch], logits[batch]
                 activations = forward(model, x, x_logit)
                 grads = backward(model, activations, y, w, config.loss, x_logit)
                 optimizer.update_params(params, [np.concatenate([g.ravel() for g in grads])])
-                batch_weight = float(w.sum())
-                total += error(activations[-1], y, w) * batch_weight
-                total_weight += batch_weight
-            train_error = total / total_weight
+                squared_error += float(np.dot(w, ((activations[-1] - y) ** 2).sum(axis=1)))
+            train_error = squared_error / (total_weight * train_set.targets.shape[1])
             _check_diverged(train_error, start_error, model, lr)
             val_error = error(predict(model, val_set.inputs), val_set.targets)
             report = EpochReport(epoch, epochs, train_error, val_error)
