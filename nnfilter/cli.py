@@ -388,7 +388,7 @@ def info(model, as_json) -> None:
     click.echo(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, "
                f"sigmoid output{' with a skip path' if look.model.skip is not None else ''})")
     for key, value in sorted(look.metadata.items()):
-        if key != "activation":
+        if key not in ("activation", "coverage"):  # the coverage mask is for --json
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
 
 

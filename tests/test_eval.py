@@ -118,3 +118,16 @@ def test_recorded_coverage_is_exactly_the_cells_of_the_training_pixels():
     before = noisy.astype(np.uint8)
     look, _ = learn_look([(before, gamma(before))], TrainConfig(epochs=1))
     assert np.array_equal(look.coverage, covered_cells(before.reshape(-1, 3)))
+
+
+def test_info_prints_architecture_and_metadata(model):
+    result, info = invoke("info", model)
+    assert result.exit_code == 0, info
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("network: 4-16-16-4 (sigmoid"), info
+    assert any(line.startswith("coverage_share: ") for line in lines)
+    assert not any(line.startswith("coverage: ") for line in lines)  # the mask is for --json
+    result, info = invoke("info", model, "--json")
+    meta = json.loads(result.stdout)
+    assert meta["layer_sizes"] == [4, 16, 16, 4] and len(meta["coverage"]) == 1024
+    assert meta["training_pairs"][0]["before"] == "before.png" and meta["epochs_run"] == 20
