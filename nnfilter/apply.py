@@ -44,21 +44,16 @@ def apply_to_pixels(
     """
     flat = rgba.reshape(-1, 4)
     out = np.empty_like(flat)
-    with threadpool_limits(limits=1, user_api="blas"):
-        _exact_chunks(model, flat, out, keep_alpha, chunk)
+    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
+        for start in range(0, len(flat), chunk):
+            block = flat[start : start + chunk]
+            x = block.astype(np.float32) / 255
+            if keep_alpha:
+                x[:, 3] = 1
+            out[start : start + chunk] = np.rint(predict(model, x) * 255)
+            if keep_alpha:
+                out[start : start + chunk, 3] = block[:, 3]
     return out.reshape(rgba.shape)
-
-
-def _exact_chunks(model: MLP, flat: np.ndarray, out: np.ndarray, keep_alpha: bool, chunk: int) -> None:
-    for start in range(0, len(flat), chunk):
-        block = flat[start : start + chunk]
-        x = block.astype(np.float32) / 255
-        if keep_alpha:
-            x[:, 3] = 1
-        y = predict(model, x)
-        out[start : start + chunk] = np.rint(y * 255)
-        if keep_alpha:
-            out[start : start + chunk, 3] = block[:, 3]
 
 
 def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarray:
