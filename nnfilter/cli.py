@@ -70,6 +70,15 @@ class FiniteFloatRange(click.FloatRange):
         return number
 
 
+def _load_look(model: Path | None) -> Look:
+    """The model given with -m, else the default one, with a hint when there is none yet."""
+    path = model or default_model_path()
+    if model is None and not path.exists():
+        raise NnfilterError(f"no model given (-m) and none at the default path {path}: "
+                            "train one first with `nnfilter train BEFORE AFTER`")
+    return Look.load(path)
+
+
 def _fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(str(exc))
 
@@ -300,7 +309,7 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
     try:
-        look = CubeLook(read_cube(lut)) if lut is not None else Look.load(model or default_model_path())
+        look = CubeLook(read_cube(lut)) if lut is not None else _load_look(model)
     except NnfilterError as exc:
         raise _fail(exc) from None
 
@@ -458,7 +467,7 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
         raise click.BadParameter("give BEFORE AFTER pairs: an even number of images",
                                  param_hint="BEFORE AFTER")
     try:
-        look = Look.load(model or default_model_path())
+        look = _load_look(model)
         pairs = [
             (before.name, open_image(before, max_pixels), open_image(after, max_pixels))
             for before, after in zip(images[::2], images[1::2])

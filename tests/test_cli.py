@@ -1,0 +1,50 @@
+"""The short form of the README, through the installed `nnfilter` command: train to the default
+model path, apply from it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import gamma
+
+NNFILTER = Path(sys.executable).with_name("nnfilter")
+
+
+def run(*args, env):
+    done = subprocess.run([str(NNFILTER), *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)  # fmt: skip
+    return done, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+
+
+def test_train_and_apply_with_the_default_model_path(pair_files, tmp_path):
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env.pop("NNFILTER_MODEL", None)
+    default = tmp_path / "data" / "nnfilter" / "default.npz"
+
+    done, info = run("apply", pair_files["photo"], "-o", tmp_path / "none.png", env=env)
+    assert done.returncode == 1 and "train one first" in done.stderr, info
+
+    done, info = run("train", pair_files["before"], pair_files["after"], "--epochs", 30, env=env)
+    assert done.returncode == 0 and default.exists(), info
+    assert done.stderr.startswith(f"saved {default}"), info
+    assert done.stdout == "", info
+
+    done, info = run("train", pair_files["before"], pair_files["after"], "--epochs", 30, env=env)
+    assert done.returncode == 0 and done.stderr.startswith(f"replaced {default}"), info
+
+    out = tmp_path / "photo-look.png"
+    done, info = run("apply", pair_files["photo"], "-o", out, env=env)
+    assert done.returncode == 0 and done.stdout == "", info
+    photo = np.asarray(Image.open(pair_files["photo"]))
+    mae = np.abs(np.asarray(Image.open(out), int) - gamma(photo)).mean()
+    assert mae < 4, f"the learned gamma is {mae:.2f} levels off on another image"
+
+
+def test_python_m_and_version():
+    done = subprocess.run([sys.executable, "-m", "nnfilter", "--version"], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("nnfilter, version "), done.stderr
