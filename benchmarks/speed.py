@@ -39,10 +39,14 @@ from PIL import Image, features
 from nnfilter import Look
 from nnfilter.apply import apply_to_image
 
-try:
-    from nnfilter.apply import lut_table  # the 65³ grid (for exports; the LUT apply path before "table")
-except ImportError:
-    lut_table = None
+from nnfilter.apply import opaque_colour_fn
+from nnfilter.lut import bake_table
+
+
+def lut_table(model):
+    """The 65³ grid through the network, as `nnfilter export` bakes it."""
+    return bake_table(opaque_colour_fn(model), 65)
+
 from nnfilter.colour import delta_e00
 from nnfilter.images import open_image, save_image
 
@@ -589,12 +593,12 @@ def section_accuracy_and_breakdown(plan: Plan) -> tuple[list[str], list[Verdict]
     t_save, _ = timed(lambda: save_image(fast_out, WORK / "out" / "breakdown.jpg", overwrite=True), runs)
     t_encode, _ = timed(lambda: fast_out.save(WORK / "out" / "breakdown-plain.jpg", quality=95, subsampling=0), runs)
     t_exact, exact_out = timed(lambda: apply_to_image(model, image.copy(), True, "exact"), 1)
-    t_grid, _ = timed(lambda: lut_table(model), runs) if lut_table else ([float("nan")], None)
+    t_grid, _ = timed(lambda: lut_table(model), runs)
     try:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            t_grid1, _ = timed(lambda: lut_table(model), runs) if lut_table else ([float("nan")], None)
+            t_grid1, _ = timed(lambda: lut_table(model), runs)
             t_fast1, _ = timed(lambda: apply_to_image(model, image.copy(), True, method), runs)
             t_exact1, _ = timed(lambda: apply_to_image(model, image.copy(), True, "exact"), 1)
         blas_rows = [

@@ -19,18 +19,17 @@ stays at a few strips plus the table (64 MiB), whatever the image size.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageFilter
 from threadpoolctl import threadpool_limits
 
-from .lut import grid_points
 from .model import MLP, predict
 
 CHUNK_PIXELS = 65536
 STRIP_PIXELS = 1 << 20
-LUT_SIZE = 65  # the grid of exported LUTs
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
 
 
@@ -56,16 +55,16 @@ def apply_to_pixels(
     return out.reshape(rgba.shape)
 
 
-def lut_table(model: MLP, alpha: float = 1.0, size: int = LUT_SIZE) -> np.ndarray:
-    """The network on a size³ RGB grid at one alpha: float32 (size, size, size, 4), b-g-r order."""
-    grid = grid_points(size)
-    out = np.empty((len(grid), 4), np.float32)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, len(grid), CHUNK_PIXELS):
-            rgb = grid[start : start + CHUNK_PIXELS]
-            x = np.concatenate([rgb, np.full((len(rgb), 1), alpha, np.float32)], axis=1)
-            out[start : start + CHUNK_PIXELS] = predict(model, x)
-    return out.reshape(size, size, size, 4)
+def opaque_colour_fn(model: MLP) -> Callable[[np.ndarray], np.ndarray]:
+    """The look as a function of opaque colours, RGB in [0, 1] (n, 3) -> RGB (n, 3): what
+    ``lut.bake_table`` evaluates on a grid to export the look as a 3D LUT."""
+
+    def colour_fn(rgb: np.ndarray) -> np.ndarray:
+        x = np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return predict(model, x)[:, :3]
+
+    return colour_fn
 
 
 class ColourTable:

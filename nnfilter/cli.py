@@ -17,13 +17,13 @@ import click
 from tqdm import tqdm
 
 from . import __version__
-from .apply import lut_table
+from .apply import opaque_colour_fn
 from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
 from .errors import NnfilterError, OutputError, PairMismatchError
 from .evaluate import evaluate, score_table
 from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
 from .look import CubeLook, Look, learn_look_from_files
-from .lut import read_cube, write_cube, write_hald
+from .lut import bake_table, read_cube, write_cube, write_hald
 from .model import ACTIVATIONS, LOSSES
 from .report import highlight_unseen, loss_plot, side_by_side
 from .train import AUTO_STEPS, DEFAULT_LR, OPTIMIZERS, EpochReport, TrainConfig
@@ -434,9 +434,9 @@ def export(model, output, format_, size, level, force) -> None:
     try:
         look = Look.load(model)
         if format_ == "cube":
-            write_cube(output, lut_table(look.model, size=size)[..., :3], output.stem, force)
+            write_cube(output, bake_table(opaque_colour_fn(look.model), size), output.stem, force)
         else:
-            write_hald(output, lut_table(look.model, size=level * level)[..., :3], force)
+            write_hald(output, bake_table(opaque_colour_fn(look.model), level * level), force)
     except NnfilterError as exc:
         raise _fail(exc) from None
     if look.learned_alpha:
