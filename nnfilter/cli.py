@@ -113,7 +113,7 @@ max_pixels_option = click.option(
               metavar="BEFORE AFTER",
               help="A before/after pair; repeat to teach one look from several photos.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Model file to write (.npz). Default: see `nnfilter train --help` below.")
+              help="Model file to write (.npz). Default: the default model path (see above).")
 @click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
 @click.option("--hidden", type=LayerSizes(), default=",".join(map(str, DEFAULTS.hidden)),
               show_default=True, help="Hidden layer sizes, comma-separated.")
@@ -149,8 +149,10 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
     $XDG_DATA_HOME/nnfilter/default.npz, i.e. ~/.local/share/nnfilter/default.npz), replacing
     the one there; `nnfilter apply` uses it when given no -m.
 
-    The report says what share of the colour space (cells of a 16³ RGB grid) the pairs covered;
-    `nnfilter eval` tells how much of another photo lies outside it.
+    When done, it says what share of the colour space (cells of a 16³ RGB grid) the pairs
+    covered; `nnfilter eval` and `apply --warn-coverage` tell how much of another photo lies
+    outside it. Exit codes: 0 saved, 1 error or training diverged, 2 usage error, 130 Ctrl-C
+    (the best model so far is saved).
     """
     if before is not None and after is None:
         raise click.BadParameter("BEFORE needs its AFTER", param_hint="BEFORE AFTER")
