@@ -362,11 +362,17 @@ def test_ffmpeg_lut3d_applies_cube(tmp_path, ffmpeg, interp):
     assert vs_pillow <= 2 and vs_exact <= 2, f"ffmpeg {interp}: {vs_pillow:.3f} vs Pillow, {vs_exact:.3f} vs exact"
 
 
-def test_ffmpeg_haldclut_applies_hald(tmp_path, ffmpeg):
+def hald_case(folder) -> tuple[Image.Image, np.ndarray]:
+    """in.png and a level-8 hald.png of ``look`` in ``folder``; returns the image and the 64³ table."""
     image = sample_image()
-    image.save(tmp_path / "in.png")
+    image.save(folder / "in.png")
     table = bake_table(look, 64)
-    write_hald(tmp_path / "hald.png", table)
+    write_hald(folder / "hald.png", table)
+    return image, table
+
+
+def test_ffmpeg_haldclut_applies_hald(tmp_path, ffmpeg):
+    image, table = hald_case(tmp_path)
     run([ffmpeg, "-v", "error", "-y", "-i", "in.png", "-i", "hald.png", "-filter_complex", "[0][1]haldclut",
          "-frames:v", "1", "-pix_fmt", "rgb24", "out.png"], cwd=tmp_path)  # fmt: skip
     out = read_png(tmp_path / "out.png")
@@ -376,10 +382,7 @@ def test_ffmpeg_haldclut_applies_hald(tmp_path, ffmpeg):
 
 
 def test_imagemagick_hald_clut_applies_hald(tmp_path, imagemagick):
-    image = sample_image()
-    image.save(tmp_path / "in.png")
-    table = bake_table(look, 64)
-    write_hald(tmp_path / "hald.png", table)
+    image, table = hald_case(tmp_path)
     run([imagemagick, "in.png", "hald.png", "-hald-clut", "out.png"], cwd=tmp_path)
     out = read_png(tmp_path / "out.png")
     vs_exact = mean_abs(out, exact(image, look))
