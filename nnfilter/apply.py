@@ -4,13 +4,13 @@ Two ways give the same picture (``tests/test_apply.py`` checks it):
 
 - ``exact``: the network on every pixel, in float32 chunks of ``CHUNK_PIXELS``.
 - ``table``: the network evaluated once per distinct colour. An opaque photo holds at most 2^24
-  colours and a real one a few hundred thousand, so a ``ColourTable`` evaluates the colours an
-  image holds (and remembers them for the next image), then maps every pixel with one array
-  lookup. This needs one alpha for the whole image: a look learned from opaque pairs never depends
-  on alpha (it is applied at alpha 1 and the image's alpha is kept), and a look that learned alpha
-  can use it only when the image's alpha is the same everywhere. (A 65³ ``Color3DLUT`` was
-  measured too: as fast, but its trilinear interpolation missed by up to 5 levels in dark colours,
-  where the network's logit skip path bends sharply.)
+  colours and a real one a few hundred thousand, so a ``ColourTable`` maps each strip of pixels
+  with one array lookup, evaluating the colours it has not met yet (and remembering them for the
+  next strip and the next image). A look learned from opaque pairs never depends on alpha (it is
+  applied at alpha 1 and each pixel keeps its alpha), which the table relies on; a look that
+  learned alpha is applied exactly. (A 65³ ``Color3DLUT`` was measured too: as fast, but its
+  trilinear interpolation missed by up to 5 levels in dark colours, where the network's logit
+  skip path bends sharply.)
 
 Images are filtered in horizontal strips written back in place, so memory beyond the image itself
 stays at a few strips plus the table (64 MiB), whatever the image size.
@@ -19,6 +19,7 @@ stays at a few strips plus the table (64 MiB), whatever the image size.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from .model import MLP, predict
 
 CHUNK_PIXELS = 65536
-STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 16
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
 
 
@@ -41,17 +42,21 @@ def apply_to_pixels(
     With ``keep_alpha`` the network sees every pixel as opaque and the input alpha is kept: that
     is how a look learned from opaque pairs is applied.
     """
+    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
+        return _network_on_pixels(model, rgba, keep_alpha, chunk)
+
+
+def _network_on_pixels(model: MLP, rgba: np.ndarray, keep_alpha: bool, chunk: int) -> np.ndarray:
     flat = rgba.reshape(-1, 4)
     out = np.empty_like(flat)
-    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
-        for start in range(0, len(flat), chunk):
-            block = flat[start : start + chunk]
-            x = block.astype(np.float32) / 255
-            if keep_alpha:
-                x[:, 3] = 1
-            out[start : start + chunk] = np.rint(predict(model, x) * 255)
-            if keep_alpha:
-                out[start : start + chunk, 3] = block[:, 3]
+    for start in range(0, len(flat), chunk):
+        block = flat[start : start + chunk]
+        x = block.astype(np.float32) / 255
+        if keep_alpha:
+            x[:, 3] = 1
+        out[start : start + chunk] = np.rint(predict(model, x) * 255)
+        if keep_alpha:
+            out[start : start + chunk, 3] = block[:, 3]
     return out.reshape(rgba.shape)
 
 
@@ -68,68 +73,72 @@ def opaque_colour_fn(model: MLP) -> Callable[[np.ndarray], np.ndarray]:
 
 
 class ColourTable:
-    """The network's output for every RGB colour met so far, at one input alpha.
+    """The network's output for every RGB colour met so far, for a look that keeps alpha.
 
     Outputs are packed as little-endian RGBA uint32, the layout of Pillow's raw "RGBX"/"RGBA"
-    bytes, so a strip of pixels maps through ``numpy.take`` with no float copy of the image.
-    With ``keep_alpha`` the network sees alpha 1 and each pixel keeps its own alpha.
+    bytes, so a strip of pixels maps through one ``numpy.take`` with no float copy of the image.
+    The network sees every colour as opaque and each pixel keeps its own alpha, so an evaluated
+    entry has alpha byte 0xFF: any entry below ``KNOWN`` is a colour not evaluated yet.
     """
 
-    def __init__(self, model: MLP, alpha: int = 255, keep_alpha: bool = True):
-        self.model, self.alpha, self.keep_alpha = model, alpha, keep_alpha
+    KNOWN = np.uint32(0xFF000000)
+
+    def __init__(self, model: MLP):
+        self.model = model
         self.outputs = np.zeros(1 << 24, PACKED)
-        self.known = np.zeros(1 << 24, bool)
-        self._pending = np.zeros(1 << 24, bool)
+        self._lock = threading.Lock()
 
-    def mark(self, keys: np.ndarray) -> None:
-        """Note the colours among ``keys`` (0xBBGGRR) that are not known yet."""
-        unknown = keys[~self.known[keys]]
-        if len(unknown):
-            self._pending[unknown] = True
-
-    def evaluate_marked(self) -> None:
-        """Run the network on the colours ``mark`` noted, in chunks, with single-threaded BLAS
-        (its threads only slow down products this small)."""
-        new = np.flatnonzero(self._pending).astype(np.uint32)
-        with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(0, len(new), CHUNK_PIXELS):
-                colours = new[start : start + CHUNK_PIXELS]
-                x = np.empty((len(colours), 4), np.float32)
-                for channel in range(3):
-                    x[:, channel] = (colours >> (8 * channel)) & 255
-                x[:, 3] = 255 if self.keep_alpha else self.alpha
-                x /= 255
-                y = np.rint(predict(self.model, x) * 255).astype(np.uint32)
-                self.outputs[colours] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | y[:, 3] << 24
-        self.known[new] = True
-        self._pending[new] = False
-
-    def changes_alpha(self) -> bool:
-        """Whether the network gives any known colour another alpha than its input's."""
-        return not self.keep_alpha and bool(
-            ((self.outputs[self.known] >> 24) != self.alpha).any()
-        )
-
-    def map_strip(self, strip: Image.Image, mode: str) -> Image.Image:
-        """``strip`` (RGB or RGBA) filtered into an image of ``mode``; its colours must be known."""
-        raw = _packed(strip)
-        out = self.outputs[raw & 0xFFFFFF]
-        if self.keep_alpha and strip.mode == "RGBA":
-            out &= 0xFFFFFF
-            out |= raw & 0xFF000000
-        raw_mode = "RGBA" if mode == "RGBA" else "RGBX"
-        return Image.frombuffer(mode, strip.size, out, "raw", raw_mode, 0, 1)
+    def __len__(self) -> int:
+        """The number of colours evaluated so far."""
+        return int(np.count_nonzero(self.outputs >= self.KNOWN))
 
     def apply(self, image: Image.Image, threads: int) -> Image.Image:
-        """Filter an RGB or RGBA image whose alpha is ``self.alpha`` everywhere (any alpha with
-        ``keep_alpha``), in strips, in place when its mode is kept."""
-        for box in _strips(image):
-            self.mark(_packed(image.crop(box)) & 0xFFFFFF)
-        self.evaluate_marked()
-        mode = "RGBA" if self.changes_alpha() else image.mode
-        if mode != image.mode:
-            image = image.convert(mode)
-        return _filter_strips(image, lambda strip: self.map_strip(strip, mode), threads)
+        """Filter an RGB or RGBA image in place, in strips, ``threads`` at a time."""
+        with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
+            return _filter_strips(image, self.map_strip, threads)
+
+    def map_strip(self, strip: Image.Image) -> Image.Image:
+        """``strip`` (RGB or RGBA) filtered; colours it holds that are not known are evaluated."""
+        raw = _packed(strip)
+        keys = raw & 0xFFFFFF
+        out = self.outputs[keys]
+        unknown = out < self.KNOWN
+        if unknown.any():
+            missing = keys[unknown]
+            self._evaluate(missing)
+            out[unknown] = self.outputs[missing]
+        if strip.mode == "RGBA":
+            out &= 0xFFFFFF
+            out |= raw & 0xFF000000
+        raw_mode = "RGBA" if strip.mode == "RGBA" else "RGBX"
+        return Image.frombytes(strip.mode, strip.size, out, "raw", raw_mode)
+
+    def _evaluate(self, keys: np.ndarray) -> None:
+        """Run the network once on each distinct colour among ``keys`` that is still unknown.
+
+        Strips are mapped in threads; one at a time evaluates. To find the distinct keys without
+        sorting, each unknown entry is stamped with the position of a key that names it (a value
+        below ``KNOWN``, so other threads still read it as unknown): the keys whose stamp
+        survived are one per colour.
+        """
+        with self._lock:
+            keys = keys[self.outputs[keys] < self.KNOWN]  # another strip may have evaluated some
+            stamps = np.arange(len(keys), dtype=PACKED)
+            self.outputs[keys] = stamps
+            colours = keys[self.outputs[keys] == stamps]
+            for start in range(0, len(colours), CHUNK_PIXELS):
+                chunk = colours[start : start + CHUNK_PIXELS]
+                self.outputs[chunk] = self._network(chunk)
+
+    def _network(self, colours: np.ndarray) -> np.ndarray:
+        """The network's packed output for packed colours 0xBBGGRR, seen as opaque."""
+        x = np.empty((len(colours), 4), np.float32)
+        for channel in range(3):
+            x[:, channel] = (colours >> (8 * channel)) & 255
+        x[:, 3] = 255
+        x /= 255
+        y = np.rint(predict(self.model, x) * 255).astype(PACKED)
+        return y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
 
 
 def _packed(strip: Image.Image) -> np.ndarray:
@@ -145,28 +154,40 @@ def apply_to_image(
     threads: int | None = None,
     table: ColourTable | None = None,
 ) -> Image.Image:
-    """Filter an "RGB" or "RGBA" image; returns an image of the same size (RGBA if the look
-    gives an RGB image transparency).
+    """Filter an "RGB" or "RGBA" image; returns an image of the same size (RGBA if a look that
+    learned alpha gives an RGB image transparency).
 
     ``image`` may be modified in place and returned. ``method`` is "table", "exact" or "auto"
-    (the table wherever it applies). ``threads`` defaults to the number of cores. ``table`` is a
-    ``ColourTable(model, 255, keep_alpha)`` to reuse across images.
+    (the table wherever it applies: looks that keep alpha). ``threads`` defaults to the number
+    of cores. ``table`` is a ``ColourTable(model)`` to reuse across images.
     """
     threads = threads or os.cpu_count() or 1
     if image.mode not in ("RGB", "RGBA"):
         raise ValueError(f"image mode must be RGB or RGBA, got {image.mode}")
     if method not in ("auto", "table", "exact"):
         raise ValueError(f"method must be auto, table or exact, got {method!r}")
-    alpha = _constant_alpha(image)
-    if method == "exact" or (method == "auto" and not keep_alpha and alpha is None):
-        if not keep_alpha:  # the network gives every pixel an alpha
-            image = image.convert("RGBA")
-        return _filter_strips(image, lambda strip: _exact_strip(model, strip, keep_alpha), threads)
-    if not keep_alpha and alpha is None:
-        raise ValueError("the table method needs an image of one alpha for a look that learned alpha")
-    if table is None or not (keep_alpha or alpha == table.alpha):
-        table = ColourTable(model, alpha if alpha is not None else 255, keep_alpha)
-    return table.apply(image, threads)
+    if method == "table" and not keep_alpha:
+        raise ValueError("the table method needs a look that keeps alpha")
+    if method == "exact" or not keep_alpha:
+        return _apply_exact(model, image, keep_alpha, threads)
+    return (table if table is not None else ColourTable(model)).apply(image, threads)
+
+
+def _apply_exact(model: MLP, image: Image.Image, keep_alpha: bool, threads: int) -> Image.Image:
+    """The network on every pixel, in strips; a look that learned alpha gives every pixel one,
+    and an RGB image stays RGB when it gives them all 255."""
+    filtered = image if keep_alpha else image.convert("RGBA")
+
+    def exact_strip(strip: Image.Image) -> Image.Image:
+        rgba = np.asarray(strip.convert("RGBA"))
+        out = _network_on_pixels(model, rgba, keep_alpha, CHUNK_PIXELS)
+        return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        filtered = _filter_strips(filtered, exact_strip, threads)
+    if filtered.mode != image.mode and filtered.getchannel("A").getextrema() == (255, 255):
+        return filtered.convert("RGB")
+    return filtered
 
 
 def apply_lut(
@@ -183,20 +204,6 @@ def apply_lut(
     return _filter_strips(rgba, lambda strip: strip.convert("RGB").filter(lut), threads)
 
 
-def _constant_alpha(image: Image.Image) -> int | None:
-    """The image's alpha when it is the same on every pixel (255 for RGB), else None."""
-    if image.mode == "RGB":
-        return 255
-    low, high = image.getchannel("A").getextrema()
-    return low if low == high else None
-
-
-def _exact_strip(model: MLP, strip: Image.Image, keep_alpha: bool) -> Image.Image:
-    rgba = np.asarray(strip.convert("RGBA"))
-    out = apply_to_pixels(model, rgba, keep_alpha)
-    return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
-
-
 def _strips(image: Image.Image) -> list[tuple[int, int, int, int]]:
     """Boxes of horizontal strips of about ``STRIP_PIXELS`` that cover the image."""
     width, height = image.size
@@ -205,16 +212,19 @@ def _strips(image: Image.Image) -> list[tuple[int, int, int, int]]:
 
 
 def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Image:
-    """Run ``filter_strip`` over horizontal strips of ``image`` and paste each result back.
+    """Run ``filter_strip`` over horizontal strips of ``image``, pasting each result back.
 
-    ``threads`` strips are filtered at a time (Pillow and numpy release the GIL), so memory beyond
-    the image stays at ``threads`` strips.
+    ``threads`` strips are filtered at a time (Pillow and numpy release the GIL), each pasted
+    back by the thread that filtered it, so memory beyond the image stays at ``threads`` strips.
     """
-    boxes = _strips(image)
+    image.load()
+    if image.readonly:  # an image on a buffer: copy it once, not in each thread
+        image = image.copy()
+
+    def filter_in_place(box: tuple[int, int, int, int]) -> None:
+        image.paste(filter_strip(image.crop(box)), box)
+
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for start in range(0, len(boxes), threads):
-            group = boxes[start : start + threads]
-            results = pool.map(lambda box: filter_strip(image.crop(box)), group)
-            for box, result in zip(group, results):
-                image.paste(result, box)
+        for _ in pool.map(filter_in_place, _strips(image)):
+            pass
     return image

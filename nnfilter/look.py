@@ -70,8 +70,8 @@ class Look:
             return _apply_array(self.model, image, keep_alpha)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
-        if self._table is None and method != "exact":
-            self._table = ColourTable(self.model, 255, keep_alpha)
+        if self._table is None and keep_alpha and method != "exact":
+            self._table = ColourTable(self.model)
         return apply_to_image(self.model, image, keep_alpha, method, threads, self._table)
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
