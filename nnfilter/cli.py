@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from . import __version__
 from .apply import opaque_colour_fn
@@ -166,12 +166,13 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
     if output is not None and output.exists() and not force:
         raise click.ClickException(f"{output}: exists (use --force to overwrite)")
 
-    with tqdm(total=config.epochs, desc="train", unit="epoch", disable=None) as bar:
+    with _progress_bar(total=config.epochs, desc="train", unit="epoch") as bar:
 
         def on_epoch(report: EpochReport) -> None:
-            bar.total = report.epochs
-            bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
-            bar.update()
+            if bar is not None:
+                bar.total = report.epochs
+                bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
+                bar.update()
 
         try:
             look, result = learn_look_from_files(pairs, config, on_epoch, max_pixels)
@@ -340,6 +341,17 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
     ctx.exit(report.return_code)
 
 
+def _progress_bar(quiet: bool = False, **options):
+    """A context giving a tqdm progress bar on stderr, or None where tqdm would draw none (quiet,
+    or stderr is not a terminal). tqdm is imported only then: it adds ~40 ms to start-up, a
+    tenth of what filtering a 24 MP photo takes."""
+    if quiet or not sys.stderr.isatty():
+        return nullcontext()
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, **options)
+
+
 def _read_path_list(stream, null: bool) -> list[Path]:
     """Paths from a binary stream, NUL- or newline-separated; empty entries are dropped."""
     data = stream.read()
@@ -349,7 +361,10 @@ def _read_path_list(stream, null: bool) -> list[Path]:
 def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
     """Filter the plan's jobs into ``report``, with a progress bar and a line per failure on stderr."""
     def say(message: str) -> None:
-        tqdm.write(message, file=sys.stderr)
+        if bar is None:
+            click.echo(message, err=True)
+        else:
+            bar.write(message, file=sys.stderr)
 
     def record(outcome) -> None:
         report.add(outcome)
@@ -359,10 +374,11 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
             say(f"warning: {outcome.warning}")
         if outcome.error is None and verbose:
             say(f"wrote {outcome.job.dst}")
-        bar.update()
-        elapsed = 0 if bar.disable else bar.format_dict["elapsed"]
-        if elapsed > 0:
-            bar.set_postfix_str(f"{report.megapixels / elapsed:.3g} MP/s", refresh=False)
+        if bar is not None:
+            bar.update()
+            elapsed = bar.format_dict["elapsed"]
+            if elapsed > 0:
+                bar.set_postfix_str(f"{report.megapixels / elapsed:.3g} MP/s", refresh=False)
 
     def on_interrupt(abandonable: bool) -> None:
         if abandonable:
@@ -372,8 +388,7 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
 
     runner = Runner(look, plan.jobs, settings, jobs, on_interrupt)
     try:
-        with tqdm(total=len(plan.jobs), unit="file", disable=True if quiet else None,
-                  dynamic_ncols=True) as bar, runner:
+        with _progress_bar(quiet, total=len(plan.jobs), unit="file", dynamic_ncols=True) as bar, runner:
             for outcome in runner:
                 record(outcome)
         report.interrupted = runner.interrupted

@@ -1,9 +1,13 @@
 """The short form of the README, through the installed `nnfilter` command: train to the default
 model path, apply from it."""
 
+import fcntl
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +52,37 @@ def test_python_m_and_version():
     done = subprocess.run([sys.executable, "-m", "nnfilter", "--version"], capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 0 and done.stdout.startswith("nnfilter, version "), done.stderr
+
+
+def run_with_terminal_stderr(*args, env):
+    """Run nnfilter with its stderr on a pseudo-terminal, as in an interactive shell."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
+    with subprocess.Popen([str(NNFILTER), *map(str, args)], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=follower, env=env) as process:  # fmt: skip
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed when the process ends
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=120)
+    os.close(leader)
+    return process.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_only(pair_files, tmp_path):
+    env = {**os.environ, "NNFILTER_MODEL": str(tmp_path / "look.npz")}
+    code, stderr = run_with_terminal_stderr("train", pair_files["before"], pair_files["after"],
+                                            "--epochs", 5, env=env)  # fmt: skip
+    assert code == 0 and "train: 100%" in stderr and "5/5" in stderr, stderr
+    inputs = [pair_files["photo"], pair_files["before"]]
+    code, stderr = run_with_terminal_stderr("apply", *inputs, "-o", tmp_path / "out", env=env)
+    assert code == 0 and "2/2" in stderr and "MP/s" in stderr, stderr
+
+    done, info = run("apply", *inputs, "-o", tmp_path / "out", "--force", env=env)
+    assert done.returncode == 0 and "2/2" not in done.stderr and "%" not in done.stderr, info
