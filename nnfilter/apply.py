@@ -116,29 +116,36 @@ class ColourTable:
     def _evaluate(self, keys: np.ndarray) -> None:
         """Run the network once on each distinct colour among ``keys`` that is still unknown.
 
-        Strips are mapped in threads; one at a time evaluates. To find the distinct keys without
-        sorting, each unknown entry is stamped with the position of a key that names it (a value
-        below ``KNOWN``, so other threads still read it as unknown): the keys whose stamp
-        survived are one per colour.
+        Strips are mapped in threads that share the table; entries change only under a lock, and
+        a known entry never changes again, so a thread may read known entries at any time.
+        To find the distinct keys without sorting, each unknown entry is stamped with the position
+        of a key that names it: the keys whose stamp survived are one per colour. A stamp is below
+        ``KNOWN``, so while the network runs (outside the lock, in parallel with other threads) the
+        colours still read as unknown elsewhere; another thread may then evaluate some of them too,
+        which costs time but writes the same outputs.
         """
         with self._lock:
-            keys = keys[self.outputs[keys] < self.KNOWN]  # another strip may have evaluated some
+            keys = keys[self.outputs[keys] < self.KNOWN]
             stamps = np.arange(len(keys), dtype=PACKED)
             self.outputs[keys] = stamps
             colours = keys[self.outputs[keys] == stamps]
-            for start in range(0, len(colours), CHUNK_PIXELS):
-                chunk = colours[start : start + CHUNK_PIXELS]
-                self.outputs[chunk] = self._network(chunk)
+        outputs = self._network(colours)
+        with self._lock:
+            self.outputs[colours] = outputs
 
     def _network(self, colours: np.ndarray) -> np.ndarray:
-        """The network's packed output for packed colours 0xBBGGRR, seen as opaque."""
-        x = np.empty((len(colours), 4), np.float32)
-        for channel in range(3):
-            x[:, channel] = (colours >> (8 * channel)) & 255
-        x[:, 3] = 255
-        x /= 255
-        y = np.rint(predict(self.model, x) * 255).astype(PACKED)
-        return y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
+        """The network's packed outputs for packed colours 0xBBGGRR seen as opaque, in chunks."""
+        packed = np.empty_like(colours)
+        for start in range(0, len(colours), CHUNK_PIXELS):
+            chunk = colours[start : start + CHUNK_PIXELS]
+            x = np.empty((len(chunk), 4), np.float32)
+            for channel in range(3):
+                x[:, channel] = (chunk >> (8 * channel)) & 255
+            x[:, 3] = 255
+            x /= 255
+            y = np.rint(predict(self.model, x) * 255).astype(PACKED)
+            packed[start : start + CHUNK_PIXELS] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
+        return packed
 
 
 def _packed(strip: Image.Image) -> np.ndarray:
