@@ -361,7 +361,7 @@ class Settings:
     make_folders: bool = True
     #: Warn when more than this share of an image's pixels has colours the training never showed.
     warn_coverage: float | None = None
-    #: Threads that filter one image (None: all cores); 1 when files run in parallel processes.
+    #: Threads that filter one image (None: all cores); the CLI gives a batch 1 (its cores run files).
     threads: int | None = None
 
 

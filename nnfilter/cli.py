@@ -248,7 +248,8 @@ def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: in
 @click.option("--format", "format_", type=click.Choice(sorted(FORMAT_EXTENSIONS)),
               help="Write this type, with its extension (default: the input's).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="number of cores", help="Files filtered in parallel (worker processes).")
+              show_default="number of cores",
+              help="Cores to use: files filtered in parallel worker processes (one file: its strips in threads).")
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100 (default 95).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 @click.option("--skip-existing", is_flag=True,
@@ -334,7 +335,7 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
     single_file = is_single_file(paths, listed, output)
     settings = Settings(quality=quality, overwrite=force, max_pixels=max_pixels,
                         make_folders=not single_file, warn_coverage=warn_coverage,
-                        threads=1 if jobs > 1 and len(plan.jobs) > 1 else None)
+                        threads=jobs if len(plan.jobs) == 1 else 1)
     _run_batch(look, plan, settings, jobs, report, quiet, verbose)
     if not single_file and (report.return_code != 0 or not quiet):
         click.echo(report.summary(), err=True)
