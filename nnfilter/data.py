@@ -49,15 +49,18 @@ def check_pair(source: np.ndarray, target: np.ndarray) -> None:
 def cell_keys(rgba: np.ndarray, bits: int) -> np.ndarray:
     """Each pixel's cell index in a ``2**bits``-per-channel RGB(A) grid, shape (n,).
 
+    The indices are ``np.intp``, the type ``np.bincount`` counts with (any other it converts, each call).
+
     >>> cell_keys(np.array([[255, 0, 0, 255]], dtype=np.uint8), 1).tolist()
     [9]
     """
     q = rgba >> np.uint8(8 - bits)
-    keys = q[:, 0].astype(np.uint32)
+    narrow = np.uint16 if bits * rgba.shape[1] <= 16 else np.uint32  # less memory to go through
+    keys = q[:, 0].astype(narrow)
     for c in range(1, rgba.shape[1]):
         keys <<= bits
         keys |= q[:, c]
-    return keys
+    return keys.astype(np.intp)
 
 
 def pair_samples(

@@ -39,7 +39,7 @@ def _relu(z: np.ndarray) -> np.ndarray:
 
 
 def _leaky_relu(z: np.ndarray) -> np.ndarray:
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
+    return np.maximum(z, LEAKY_SLOPE * z, out=z)  # the slope is below 1
 
 
 LEAKY_SLOPE = 0.01
@@ -51,6 +51,7 @@ ACTIVATIONS = {
     "leaky-relu": _leaky_relu,
 }
 
+# Every activation works in place (training writes each layer's output into a buffer).
 # Each derivative is written in terms of the activation's *output* a (as in scikit-learn's
 # ``_base.py``): it multiplies ``delta`` in place by f'(z) without needing z.
 DERIVATIVES = {
@@ -102,6 +103,24 @@ class MLP:
             self.skip = views[-1]
         return flat
 
+    def stacked(self, vector: np.ndarray) -> list[np.ndarray]:
+        """Per layer, the view of ``vector`` (laid out as ``flatten()`` lays the parameters) holding
+        its weights with its bias as one more row below them, and for the output layer the skip
+        matrix below that: shape (fan_in + 1, fan_out), or (fan_in + 1 + 4, 4).
+
+        With a row of ones (and logit(x)) below a layer's input, one column a sample, one product
+        then applies weights, bias (and skip): ``[W; b; S].T @ [a; 1; logit(x)] = W.T a + b + S.T logit(x)``.
+        ``vector`` may be the parameters themselves or a gradient laid out alike.
+        """
+        layers, start = [], 0
+        for i, w in enumerate(self.weights):
+            rows = w.shape[0] + 1
+            if i == len(self.weights) - 1 and self.skip is not None:
+                rows += self.skip.shape[0]
+            layers.append(vector[start : start + rows * w.shape[1]].reshape(rows, w.shape[1]))
+            start += rows * w.shape[1]
+        return layers
+
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)
         return f"MLP({sizes}, activation={self.activation!r}, skip={self.skip is not None})"
@@ -141,39 +160,58 @@ def logit(x: np.ndarray) -> np.ndarray:
     return np.log(x / (1 - x))
 
 
-def forward(model: MLP, x: np.ndarray, x_logit: np.ndarray | None = None) -> list[np.ndarray]:
-    """Every layer's output for a batch ``x`` of shape (n, 4), input first, for backprop.
+def layer_inputs(model: MLP, x: np.ndarray) -> list[np.ndarray]:
+    """Buffers for a forward pass of ``x`` (n, 4), one column a sample: each layer's input as
+    ``model.stacked`` expects it, then the output (4, n).
 
-    ``x_logit`` is ``logit(x)`` when the caller has it already (training computes it once).
+    The input layer's is ``[x; 1]`` (5, n); a hidden layer's ``[a; 1]``, its activations a still to
+    be written; the output layer's, with a skip path, ``[a; 1; logit(x)]``. Columns, not rows, are
+    samples so that each layer's activations are one contiguous block (faster on small batches).
     """
-    activations = [x]
-    hidden_fn = ACTIVATIONS[model.activation]
-    last = len(model.weights) - 1
-    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
-        z = activations[-1] @ w
-        z += b
-        if i == last:
-            if model.skip is not None:
-                z += (logit(x) if x_logit is None else x_logit) @ model.skip
-            activations.append(_sigmoid(z))
-        else:
-            activations.append(hidden_fn(z))
-    return activations
+    n, dtype = len(x), np.result_type(x, *model.parameters())
+    sizes = model.layer_sizes
+    inputs = []
+    for i, size in enumerate(sizes[:-1]):
+        skip = model.skip is not None and i == len(sizes) - 2
+        a = np.empty((size + 1 + (N_CHANNELS if skip else 0), n), dtype)
+        a[size] = 1
+        inputs.append(a)
+    inputs.append(np.empty((sizes[-1], n), dtype))
+    inputs[0][: sizes[0]] = x.T
+    if model.skip is not None:
+        inputs[-2][-N_CHANNELS:] = logit(x).T
+    return inputs
+
+
+def forward_pass(layers: list[np.ndarray], inputs: list[np.ndarray], activation: str) -> np.ndarray:
+    """The forward pass in place: each layer's ``z = layer.T @ input`` (weights, bias and skip at
+    once, see ``MLP.stacked``), through its activation, into the next layer's input.
+
+    ``inputs`` are buffers as ``layer_inputs`` makes them; returns the output (4, n).
+    """
+    hidden_fn = ACTIVATIONS[activation]
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
+        z = np.dot(layer.T, inputs[i], out=inputs[i + 1][: layer.shape[1]])
+        _sigmoid(z) if i == last else hidden_fn(z)
+    return inputs[-1]
+
+
+def forward(model: MLP, x: np.ndarray) -> list[np.ndarray]:
+    """Every layer's input for a batch ``x`` of shape (n, 4), then the output (4, n), for backprop:
+    ``layer_inputs``'s buffers, filled."""
+    inputs = layer_inputs(model, x)
+    forward_pass(model.stacked(_parameter_vector(model)), inputs, model.activation)
+    return inputs
+
+
+def _parameter_vector(model: MLP) -> np.ndarray:
+    return np.concatenate([p.ravel() for p in model.parameters()])
 
 
 def predict(model: MLP, x: np.ndarray) -> np.ndarray:
-    """The network's output for ``x`` of shape (n, 4), keeping no intermediate layers."""
-    hidden_fn = ACTIVATIONS[model.activation]
-    a = x
-    for w, b in zip(model.weights[:-1], model.biases[:-1]):
-        z = a @ w
-        z += b
-        a = hidden_fn(z)
-    z = a @ model.weights[-1]
-    z += model.biases[-1]
-    if model.skip is not None:
-        z += logit(x) @ model.skip
-    return _sigmoid(z)
+    """The network's output for ``x`` of shape (n, 4): the forward pass's last layer, (n, 4)."""
+    return forward(model, x)[-1].T
 
 
 def _weighted_mse(out: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
@@ -196,40 +234,55 @@ def error(out: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> 
     return _weighted_mse(out, y, weights)
 
 
+def output_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray, loss: str) -> np.ndarray:
+    """dL/dz of the sigmoid output layer, from its output ``a`` (4, n), the ``residual`` a - y and
+    each sample's share of the loss, ``scale`` (1, n): its weight over 4 times the weights' sum."""
+    # cross-entropy: dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
+    # squared error: dL/da = 2 (a - y), times sigmoid' = a (1 - a)          ->  2 (a - y) a (1 - a)
+    if loss == "mse":
+        delta = np.subtract(1, out)
+        delta *= out
+        delta *= residual
+        delta *= 2 * scale
+    elif loss == "cross-entropy":
+        delta = residual * scale
+    else:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    return delta
+
+
+def backward_pass(
+    layers: list[np.ndarray], inputs: list[np.ndarray], delta: np.ndarray, activation: str,
+    grads: list[np.ndarray],
+) -> None:
+    """Backpropagation from the output layer's ``delta`` (dL/dz, (4, n)) and the forward pass's
+    ``inputs``: each layer's gradient ``input @ delta.T`` (weights, bias and skip rows at once) into
+    ``grads`` (shaped as ``layers``); then the delta of the layer below: ``W @ delta`` times the
+    derivative of its activation."""
+    derivative = DERIVATIVES[activation]
+    for i in range(len(layers) - 1, -1, -1):
+        np.dot(inputs[i], delta.T, out=grads[i])
+        if i > 0:
+            fan_in = layers[i - 1].shape[1]
+            delta = derivative(inputs[i][:fan_in], np.dot(layers[i][:fan_in], delta))
+
+
 def backward(
-    model: MLP,
-    activations: list[np.ndarray],
-    y: np.ndarray,
-    sample_weight: np.ndarray,
-    loss: str,
-    x_logit: np.ndarray | None = None,
+    model: MLP, inputs: list[np.ndarray], y: np.ndarray, sample_weight: np.ndarray, loss: str
 ) -> list[np.ndarray]:
     """Gradients of the weighted loss with respect to ``model.parameters()``.
 
-    ``activations`` is what ``forward`` returned for the batch, ``y`` the targets (n, 4) and
+    ``inputs`` is what ``forward`` returned for the batch, ``y`` the targets (n, 4) and
     ``sample_weight`` (n,) each sample's weight; the loss is normalised by the weights' sum.
     """
-    out = activations[-1]
-    scale = (sample_weight / (sample_weight.sum() * out.shape[1]))[:, None].astype(out.dtype)
-    # Output deltas dL/dz for a sigmoid output layer:
-    #   cross-entropy: dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
-    #   squared error: dL/da = 2 (a - y), times sigmoid' = a (1 - a)          ->  2 (a - y) a (1 - a)
-    delta = out - y
-    if loss == "mse":
-        delta *= 2 * out * (1 - out)
-    elif loss != "cross-entropy":
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    delta *= scale
-    if model.skip is None:
-        skip_grad = []
-    else:
-        skip_grad = [(logit(activations[0]) if x_logit is None else x_logit).T @ delta]
-    derivative = DERIVATIVES[model.activation]
-    grads: list[np.ndarray] = []
-    for i in range(len(model.weights) - 1, -1, -1):
-        grads.append(delta.sum(axis=0))
-        grads.append(activations[i].T @ delta)
-        if i > 0:
-            delta = derivative(activations[i], delta @ model.weights[i].T)
-    grads.reverse()
-    return grads + skip_grad
+    out = inputs[-1]
+    scale = (sample_weight / (sample_weight.sum() * len(out)))[None, :].astype(out.dtype)
+    params = _parameter_vector(model)
+    grad = np.empty_like(params, dtype=out.dtype)
+    backward_pass(model.stacked(params), inputs, output_delta(out, out - y.T, scale, loss),
+                  model.activation, model.stacked(grad))
+    grads, start = [], 0
+    for p in model.parameters():
+        grads.append(grad[start : start + p.size].reshape(p.shape))
+        start += p.size
+    return grads

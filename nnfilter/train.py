@@ -11,7 +11,9 @@ from threadpoolctl import threadpool_limits
 
 from .data import ColourSamples, split_validation
 from .errors import TrainingDivergedError
-from .model import MLP, backward, error, forward, init_mlp, logit, predict
+from .model import (
+    MLP, backward_pass, error, forward_pass, init_mlp, layer_inputs, output_delta, predict,
+)
 
 
 class SGD:
@@ -21,12 +23,13 @@ class SGD:
         self.lr = lr
         self.momentum = momentum
         self.velocities = [np.zeros_like(p) for p in params]
+        self._scratch = [np.empty_like(p) for p in params]
 
     def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Move every parameter in place one step against its gradient."""
-        for p, v, g in zip(params, self.velocities, grads):
+        for p, v, g, t in zip(params, self.velocities, grads, self._scratch):
             v *= self.momentum
-            v -= self.lr * g
+            v -= np.multiply(self.lr, g, out=t)  # v = momentum v - lr g
             p += v
 
 
@@ -45,17 +48,22 @@ class Adam:
         self.t = 0
         self.ms = [np.zeros_like(p) for p in params]
         self.vs = [np.zeros_like(p) for p in params]
+        self._scratch = [np.empty_like(p) for p in params]  # so that a step allocates nothing
 
     def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Move every parameter in place one Adam step."""
         self.t += 1
         step = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        for p, m, v, g in zip(params, self.ms, self.vs, grads):
+        for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch):
             m *= self.beta1
-            m += (1 - self.beta1) * g
+            m += np.multiply(1 - self.beta1, g, out=t)  # m = beta1 m + (1 - beta1) g
             v *= self.beta2
-            v += (1 - self.beta2) * g * g
-            p -= step * m / (np.sqrt(v) + self.epsilon)
+            np.multiply(g, g, out=t)
+            v += np.multiply(1 - self.beta2, t, out=t)  # v = beta2 v + (1 - beta2) g²
+            np.sqrt(v, out=t)
+            t += self.epsilon
+            np.divide(m, t, out=t)
+            p -= np.multiply(step, t, out=t)  # p -= step m / (sqrt(v) + epsilon)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
@@ -177,39 +185,83 @@ def train(
         return _train(samples, config, on_epoch)
 
 
+class _Batches:
+    """Per-sample arrays of ``rows`` values, held batch after batch in one buffer: each batch a
+    (rows, batch size) contiguous block, one column a sample, as the model's passes take them."""
+
+    def __init__(self, n: int, rows: int, batch_size: int, dtype: np.dtype):
+        self.n_full, self.batch_size, self.rows = n // batch_size, batch_size, rows
+        buffer = np.empty(rows * n, dtype)
+        cut = rows * self.n_full * batch_size
+        self.full = buffer[:cut].reshape(self.n_full, rows, batch_size)
+        self.tail = buffer[cut:].reshape(rows, n - self.n_full * batch_size)
+        self.batches = [*self.full, self.tail] if self.tail.size else list(self.full)
+
+    def fill(self, values: np.ndarray) -> None:
+        """Write ``values`` (n, rows), a row a sample, into the batches in order."""
+        cut = self.n_full * self.batch_size
+        self.full[...] = values[:cut].reshape(self.n_full, self.batch_size, self.rows).transpose(0, 2, 1)
+        self.tail[...] = values[cut:].T
+
+    def samples(self) -> np.ndarray:
+        """The contents as (n, rows), a row a sample."""
+        return np.concatenate([self.full.transpose(0, 2, 1).reshape(-1, self.rows), self.tail.T])
+
+
 def _train(samples, config, on_epoch) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
         val_set = train_set
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
-    params = [model.flatten()]
+    params = model.flatten()
+    grad = np.zeros_like(params)
+    # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
+    layers, layer_grads = model.stacked(params), model.stacked(grad)
     lr = config.learning_rate()
-    optimizer = SGD(params, lr, config.momentum) if config.optimizer == "sgd" else Adam(params, lr)
+    optimizer = SGD([params], lr, config.momentum) if config.optimizer == "sgd" else Adam([params], lr)
+    n, n_channels = len(train_set), train_set.targets.shape[1]
     weights = train_set.counts**config.count_power
-    train_logits = logit(train_set.inputs)
     total_weight = float(weights.sum())
     start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
+
+    # Each epoch, the layer inputs (see layer_inputs), targets and loss scales are shuffled into
+    # batch-by-batch buffers, so that a step takes only views made once.
+    unshuffled = layer_inputs(model, train_set.inputs)[:-1]
+    dtype = unshuffled[0].dtype
+    inputs = [_Batches(n, len(a), config.batch_size, dtype) for a in unshuffled]
+    outputs, targets, residuals = (_Batches(n, n_channels, config.batch_size, dtype) for _ in range(3))
+    scales = _Batches(n, 1, config.batch_size, dtype)
+    batches = list(zip(
+        zip(*(b.batches for b in (*inputs, outputs))), targets.batches, residuals.batches, scales.batches
+    ))
+    starts = np.arange(0, n, config.batch_size)
+    batch_sizes = np.diff(np.append(starts, n))
 
     best_model, best_error = copy.deepcopy(model), np.inf
     history: list[EpochReport] = []
     stop_reason = "epochs"
-    epochs = config.epochs_for(len(train_set))
+    epochs = config.epochs_for(n)
+    activation, loss = model.activation, config.loss
     try:
         for epoch in range(1, epochs + 1):
             optimizer.lr = lr * cosine_schedule(epoch, epochs)
-            # Shuffled once per epoch, so that each batch is a slice (a view), not a gather.
-            order = rng.permutation(len(train_set))
-            xs, ys, ws, logits = (a[order] for a in (train_set.inputs, train_set.targets, weights, train_logits))
-            squared_error = 0.0
-            for start in range(0, len(order), config.batch_size):
-                batch = slice(start, start + config.batch_size)
-                x, y, w, x_logit = xs[batch], ys[batch], ws[batch], logits[batch]
-                activations = forward(model, x, x_logit)
-                grads = backward(model, activations, y, w, config.loss, x_logit)
-                optimizer.update_params(params, [np.concatenate([g.ravel() for g in grads])])
-                squared_error += float(np.dot(w, ((activations[-1] - y) ** 2).sum(axis=1)))
-            train_error = squared_error / (total_weight * train_set.targets.shape[1])
+            order = rng.permutation(n)
+            for batched, a in zip(inputs, unshuffled):
+                batched.fill(a.T[order])
+            targets.fill(train_set.targets[order])
+            ws = weights[order]
+            # Each sample's share of its batch's loss: its weight over 4 times the batch's weight sum.
+            scales.fill((ws / np.repeat(np.add.reduceat(ws, starts) * n_channels, batch_sizes))[:, None])
+            for batch_inputs, y, residual, s in batches:
+                out = forward_pass(layers, batch_inputs, activation)
+                np.subtract(out, y, out=residual)
+                delta = output_delta(out, residual, s, loss)
+                backward_pass(layers, batch_inputs, delta, activation, layer_grads)
+                optimizer.update_params([params], [grad])
+            # The residuals as each batch was trained on: the epoch's weighted squared error.
+            squared_error = float(np.dot(ws, np.square(residuals.samples()).sum(axis=1)))
+            train_error = squared_error / (total_weight * n_channels)
             _check_diverged(train_error, start_error, model, lr)
             val_error = error(predict(model, val_set.inputs), val_set.targets)
             report = EpochReport(epoch, epochs, train_error, val_error)
