@@ -19,7 +19,6 @@ stays at a few strips plus the table (64 MiB), whatever the image size.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from .model import MLP, predict
 
 CHUNK_PIXELS = 65536
-STRIP_PIXELS = 1 << 16
+STRIP_PIXELS = 1 << 18
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
 
 
@@ -86,7 +85,6 @@ class ColourTable:
     def __init__(self, model: MLP):
         self.model = model
         self.outputs = np.zeros(1 << 24, PACKED)
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """The number of colours evaluated so far."""
@@ -104,34 +102,17 @@ class ColourTable:
         out = self.outputs[keys]
         unknown = out < self.KNOWN
         if unknown.any():
+            # Threads may evaluate a colour at the same time: they write the same output, and an
+            # entry, once known, never changes, so the table needs no lock.
             missing = keys[unknown]
-            self._evaluate(missing)
+            colours = np.unique(missing)
+            self.outputs[colours] = self._network(colours)
             out[unknown] = self.outputs[missing]
         if strip.mode == "RGBA":
             out &= 0xFFFFFF
             out |= raw & 0xFF000000
         raw_mode = "RGBA" if strip.mode == "RGBA" else "RGBX"
         return Image.frombytes(strip.mode, strip.size, out, "raw", raw_mode)
-
-    def _evaluate(self, keys: np.ndarray) -> None:
-        """Run the network once on each distinct colour among ``keys`` that is still unknown.
-
-        Strips are mapped in threads that share the table; entries change only under a lock, and
-        a known entry never changes again, so a thread may read known entries at any time.
-        To find the distinct keys without sorting, each unknown entry is stamped with the position
-        of a key that names it: the keys whose stamp survived are one per colour. A stamp is below
-        ``KNOWN``, so while the network runs (outside the lock, in parallel with other threads) the
-        colours still read as unknown elsewhere; another thread may then evaluate some of them too,
-        which costs time but writes the same outputs.
-        """
-        with self._lock:
-            keys = keys[self.outputs[keys] < self.KNOWN]
-            stamps = np.arange(len(keys), dtype=PACKED)
-            self.outputs[keys] = stamps
-            colours = keys[self.outputs[keys] == stamps]
-        outputs = self._network(colours)
-        with self._lock:
-            self.outputs[colours] = outputs
 
     def _network(self, colours: np.ndarray) -> np.ndarray:
         """The network's packed outputs for packed colours 0xBBGGRR seen as opaque, in chunks."""
