@@ -16,13 +16,11 @@ Three parts, none of which prints or knows about click:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,9 @@ from .errors import NnfilterError
 from .images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, is_image_file, open_image, save_image
 
 if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from .look import Look
 
 #: ``--format`` names and the extension each one writes (``jpeg`` and ``jpg`` are the same type).
@@ -435,6 +436,8 @@ def pool_context() -> multiprocessing.context.BaseContext:
     Never "fork": the main process may run threads (tqdm's monitor, BLAS), and a forked child
     could inherit a lock held by one of them.
     """
+    import multiprocessing  # here, not at the top: a single file does without it (~10 ms of start-up)
+
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "nnfilter.look"])  # workers start with all imported
@@ -567,6 +570,8 @@ class Runner:
         if not self._todo:
             return
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
             context = pool_context()
             self._stop_flag = context.Event()
             self._pool = ProcessPoolExecutor(
@@ -578,6 +583,8 @@ class Runner:
             self._pending.append((job, self._pool.submit(_work, job), self._pool))
 
     def _result(self, job: Job, future: Future, pool: ProcessPoolExecutor) -> Outcome:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             return future.result()
         except BrokenProcessPool:
