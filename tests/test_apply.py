@@ -7,6 +7,7 @@ from PIL import Image
 from conftest import colour_field, sepia
 from nnfilter import learn_look
 from nnfilter.apply import ColourTable, apply_to_image, apply_to_pixels
+from nnfilter.model import init_mlp
 from nnfilter.train import TrainConfig
 
 
@@ -73,3 +74,11 @@ def test_chunked_exact_equals_whole(look):
     whole = apply_to_pixels(look.model, rgba, chunk=rgba.shape[0] * rgba.shape[1])
     chunked = apply_to_pixels(look.model, rgba, chunk=1000)
     assert np.abs(whole.astype(int) - chunked).max() <= 1
+
+
+def test_a_look_that_learned_alpha_keeps_rgb_where_the_image_stays_opaque():
+    identity = init_mlp([4], "sigmoid", np.random.default_rng(0))  # untrained: leaves colours alone
+    pixels = random_rgb(6)
+    out = apply_to_image(identity, Image.fromarray(pixels), keep_alpha=False)
+    assert out.mode == "RGB"
+    assert np.abs(np.asarray(out, int) - pixels).max() <= 1
