@@ -74,6 +74,11 @@ class Look:
             self._table = ColourTable(self.model)
         return apply_to_image(self.model, image, keep_alpha, method, threads, self._table)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (as for worker processes) without its colour table: a cache of up to 64 MiB
+        that each process fills anew."""
+        return {**self.__dict__, "_table": None}
+
     def save(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the look to a .npz model file, atomically."""
         save_model(self.model, self.metadata, Path(path), overwrite)

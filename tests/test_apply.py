@@ -1,5 +1,7 @@
 """Applying a look: the colour-table fast path against the exact per-pixel network."""
 
+import pickle
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -82,3 +84,11 @@ def test_a_look_that_learned_alpha_keeps_rgb_where_the_image_stays_opaque():
     out = apply_to_image(identity, Image.fromarray(pixels), keep_alpha=False)
     assert out.mode == "RGB"
     assert np.abs(np.asarray(out, int) - pixels).max() <= 1
+
+
+def test_a_used_look_pickles_without_its_table(look):
+    photo = Image.fromarray(random_rgb(7))
+    filtered = np.asarray(look.apply(photo.copy()))
+    copy = pickle.loads(pickle.dumps(look))  # as Runner hands a look to worker processes
+    assert copy._table is None and look._table is not None
+    assert np.array_equal(np.asarray(copy.apply(photo.copy())), filtered)
