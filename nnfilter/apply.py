@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -228,17 +227,31 @@ def _strips(image: Image.Image) -> list[tuple[int, int, int, int]]:
 def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Image:
     """Run ``filter_strip`` over horizontal strips of ``image``, pasting each result back.
 
-    ``threads`` strips are filtered at a time (Pillow and numpy release the GIL), each pasted
-    back by the thread that filtered it, so memory beyond the image stays at ``threads`` strips.
+    Thread k of ``threads`` filters strips k, k + threads, ... and pastes each back (Pillow and
+    numpy release the GIL), so memory beyond the image stays at ``threads`` strips. The first
+    error raised in a thread is raised here once all have stopped.
     """
     image.load()
     if image.readonly:  # an image on a buffer: copy it once, not in each thread
         image = image.copy()
+    boxes = _strips(image)
+    errors: list[BaseException] = []
 
-    def filter_in_place(box: tuple[int, int, int, int]) -> None:
-        image.paste(filter_strip(image.crop(box)), box)
+    def filter_every(first: int) -> None:
+        try:
+            for box in boxes[first::threads]:
+                if errors:
+                    return
+                image.paste(filter_strip(image.crop(box)), box)
+        except BaseException as exc:  # raised again in the calling thread
+            errors.append(exc)
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in pool.map(filter_in_place, _strips(image)):
-            pass
+    workers = [threading.Thread(target=filter_every, args=(k,)) for k in range(1, threads)]
+    for worker in workers:
+        worker.start()
+    filter_every(0)
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
     return image

@@ -20,7 +20,6 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -539,6 +538,8 @@ class Runner:
         self._todo.clear()
 
     def _run_in_pool(self) -> Iterator[Outcome]:
+        from concurrent.futures import wait
+
         while self._todo or self._pending:
             if self.interrupted:
                 self._begin_stop()

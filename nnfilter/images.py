@@ -8,7 +8,6 @@ exception escapes (``KeyboardInterrupt`` passes through untouched).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import threading
 import warnings
@@ -440,7 +439,7 @@ def _create_temp(folder: str | bytes, suffix: str, name: str) -> tuple[IO[bytes]
     """Create and open a new file in ``folder``; "x" mode gives 0o666 minus umask (tempfile gives 0o600)."""
     folder = os.fsdecode(folder)
     for _ in range(100):
-        temp = os.path.join(folder, f".nnfilter-{secrets.token_hex(6)}{suffix}")
+        temp = os.path.join(folder, f".nnfilter-{os.urandom(6).hex()}{suffix}")
         try:
             return open(temp, "xb"), temp
         except FileExistsError:

@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +180,8 @@ def learn_look(
 
 def sha256_of(path: Path) -> str:
     """The hex SHA-256 of a file, read in blocks."""
+    import hashlib  # here: only training needs it (4 ms of every start-up)
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -196,6 +196,8 @@ def learn_look_from_files(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[Look, TrainResult]:
     """Train a look from (before, after) image files; records their names and SHA-256."""
+    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
+
     images, files = [], []
     for before_path, after_path in pairs:
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL

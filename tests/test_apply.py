@@ -4,11 +4,11 @@ import pickle
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from conftest import colour_field, sepia
 from nnfilter import learn_look
-from nnfilter.apply import ColourTable, apply_to_image, apply_to_pixels
+from nnfilter.apply import ColourTable, _filter_strips, apply_to_image, apply_to_pixels
 from nnfilter.model import init_mlp
 from nnfilter.train import TrainConfig
 
@@ -92,3 +92,18 @@ def test_a_used_look_pickles_without_its_table(look):
     copy = pickle.loads(pickle.dumps(look))  # as Runner hands a look to worker processes
     assert copy._table is None and look._table is not None
     assert np.array_equal(np.asarray(copy.apply(photo.copy())), filtered)
+
+
+def test_strips_are_filtered_in_threads_and_an_error_stops_them(monkeypatch):
+    monkeypatch.setattr("nnfilter.apply.STRIP_PIXELS", 90 * 10)  # 12 strips of 10 rows
+    pixels = random_rgb(8)
+    inverted = _filter_strips(Image.fromarray(pixels), ImageOps.invert, threads=3)
+    assert np.array_equal(np.asarray(inverted), 255 - pixels)
+
+    def fail_on_the_fifth_strip(strip):
+        if strip.getpixel((0, 0)) == tuple(pixels[40, 0]):
+            raise ValueError("no such colour")
+        return strip
+
+    with pytest.raises(ValueError, match="no such colour"):
+        _filter_strips(Image.fromarray(pixels), fail_on_the_fifth_strip, threads=3)
