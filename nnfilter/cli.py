@@ -25,7 +25,6 @@ from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
 from .look import CubeLook, Look, learn_look_from_files
 from .lut import bake_table, read_cube, write_cube, write_hald
 from .model import ACTIVATIONS, LOSSES
-from .report import highlight_unseen, loss_plot, side_by_side
 from .train import AUTO_STEPS, DEFAULT_LR, OPTIMIZERS, EpochReport, TrainConfig
 
 EXIT_INTERRUPTED = 130
@@ -220,6 +219,8 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
 
 def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: int) -> None:
     """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
+    from .report import loss_plot  # here, as in _write_eval_report: Pillow's drawing modules cost start-up
+
     opened = [(b.name, open_image(b, max_pixels), open_image(a, max_pixels)) for b, a in pairs]
     _write_eval_report(folder, look, opened)
     save_image(loss_plot(history), folder / "loss.png", overwrite=True)
@@ -507,6 +508,8 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
 
 def _write_eval_report(folder: Path, look: Look, pairs) -> None:
     """Pictures of each pair: before | learned | after, and any unseen colours highlighted."""
+    from .report import highlight_unseen, side_by_side
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
