@@ -4,10 +4,12 @@ model path, apply from it."""
 import fcntl
 import os
 import pty
+import select
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +63,8 @@ def run_with_terminal_stderr(*args, env):
     with subprocess.Popen([str(NNFILTER), *map(str, args)], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=follower, env=env) as process:  # fmt: skip
         os.close(follower)
-        chunks = []
-        while True:
+        chunks, deadline = [], time.monotonic() + 120
+        while select.select([leader], [], [], max(0, deadline - time.monotonic()))[0]:
             try:
                 chunk = os.read(leader, 4096)
             except OSError:  # the terminal is closed when the process ends
@@ -70,7 +72,7 @@ def run_with_terminal_stderr(*args, env):
             if not chunk:
                 break
             chunks.append(chunk)
-        process.wait(timeout=120)
+        process.wait(timeout=max(1, deadline - time.monotonic()))
     os.close(leader)
     return process.returncode, b"".join(chunks).decode(errors="replace")
 
