@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NnfilterError
-from .images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, is_image_file, open_image, save_image
+from .images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageReading, is_image_file, open_image, save_image
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -315,12 +315,14 @@ def filter_file(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     check_coverage: bool = False,
     threads: int | None = None,
+    reading: ImageReading | None = None,
 ) -> tuple[float, float | None]:
     """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
     look knows its coverage), the share of its pixels in colours the training never showed.
 
     EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
-    temporary file and renamed, so it is never left half-written, even on Ctrl-C.
+    temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
+    if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``).
 
     Raises
     ------
@@ -329,7 +331,7 @@ def filter_file(
     OutputError
         ``dst`` cannot be written, or exists and ``overwrite`` is off.
     """
-    image = open_image(src, max_pixels)
+    image = reading.result() if reading is not None else open_image(src, max_pixels)
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
@@ -365,8 +367,9 @@ class Settings:
     threads: int | None = None
 
 
-def run_job(look: Look, job: Job, settings: Settings) -> Outcome:
-    """Filter one job's file; any failure becomes the outcome's ``error`` (Ctrl-C passes through)."""
+def run_job(look: Look, job: Job, settings: Settings, reading: ImageReading | None = None) -> Outcome:
+    """Filter one job's file (``reading``: its source already being read, see ``filter_file``); any
+    failure becomes the outcome's ``error`` (Ctrl-C passes through)."""
     try:
         if settings.make_folders:
             try:
@@ -377,6 +380,7 @@ def run_job(look: Look, job: Job, settings: Settings) -> Outcome:
         megapixels, unseen = filter_file(
             look, job.src, job.dst, settings.quality, settings.overwrite, settings.max_pixels,
             check_coverage=settings.warn_coverage is not None, threads=settings.threads,
+            reading=reading,
         )
     except NnfilterError as exc:
         return Outcome(job, error=_failure_line(job, str(exc)))
@@ -449,7 +453,8 @@ class Runner:
 
     With ``workers`` == 1 (or a single job) files are filtered in this process; otherwise in a pool
     of that many processes, each given the look once. At most ``AHEAD_PER_WORKER * workers`` jobs are
-    handed out ahead.
+    handed out ahead. ``first_reading`` is the first job's source already being read (an
+    ``ImageReading``), for a file filtered in this process.
 
     Inside ``with``, the runner owns Ctrl-C (SIGINT, unless it is ignored): the first one stops the
     batch between files. No job is started after it, the files being written are finished and
@@ -472,12 +477,14 @@ class Runner:
         settings: Settings,
         workers: int = 1,
         on_interrupt: Callable[[bool], None] | None = None,
+        first_reading: ImageReading | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.look, self.settings, self.on_interrupt = look, settings, on_interrupt
         self.workers = min(workers, max(len(jobs), 1))
         self.interrupted = False
+        self._first_reading = first_reading
         self._todo: deque[Job] = deque(jobs)
         self._pending: deque[tuple[Job, Future, ProcessPoolExecutor]] = deque()
         self._pool: ProcessPoolExecutor | None = None
@@ -526,8 +533,9 @@ class Runner:
     def _run_here(self) -> Iterator[Outcome]:
         while self._todo and not self.interrupted:
             self._busy = True
+            reading, self._first_reading = self._first_reading, None
             try:
-                outcome = run_job(self.look, self._todo[0], self.settings)
+                outcome = run_job(self.look, self._todo[0], self.settings, reading)
             except KeyboardInterrupt:  # a second Ctrl-C: this file is abandoned
                 self.interrupted = True
                 break

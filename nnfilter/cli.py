@@ -13,19 +13,21 @@ import sys
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .apply import opaque_colour_fn
 from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
+from .config import ACTIVATION_NAMES, AUTO_STEPS, DEFAULT_LR, LOSS_NAMES, OPTIMIZER_NAMES, TrainConfig
 from .errors import NnfilterError, OutputError, PairMismatchError
-from .evaluate import evaluate, score_table
-from .images import DEFAULT_MAX_PIXELS, atomic_write, open_image, save_image
-from .look import CubeLook, Look, learn_look_from_files
-from .lut import bake_table, read_cube, write_cube, write_hald
-from .model import ACTIVATIONS, LOSSES
-from .train import AUTO_STEPS, DEFAULT_LR, OPTIMIZERS, EpochReport, TrainConfig
+from .images import DEFAULT_MAX_PIXELS, ImageReading, atomic_write, open_image, save_image
+
+# The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
+# them, so that `apply` can start reading its photo first, and --help and usage errors are quick.
+if TYPE_CHECKING:
+    from .look import CubeLook, Look
+    from .train import EpochReport
 
 EXIT_INTERRUPTED = 130
 
@@ -75,7 +77,17 @@ def _load_look(model: Path | None) -> Look:
     if model is None and not path.exists():
         raise NnfilterError(f"no model given (-m) and none at the default path {path}: "
                             "train one first with `nnfilter train BEFORE AFTER`")
+    from .look import Look
+
     return Look.load(path)
+
+
+def _load_lut(path: Path) -> CubeLook:
+    """A .cube LUT given with --lut, as a look."""
+    from .look import CubeLook
+    from .lut import read_cube
+
+    return CubeLook(read_cube(path))
 
 
 def _fail(exc: BaseException) -> click.ClickException:
@@ -116,11 +128,11 @@ max_pixels_option = click.option(
 @click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
 @click.option("--hidden", type=LayerSizes(), default=",".join(map(str, DEFAULTS.hidden)),
               show_default=True, help="Hidden layer sizes, comma-separated.")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default=DEFAULTS.activation,
+@click.option("--activation", type=click.Choice(sorted(ACTIVATION_NAMES)), default=DEFAULTS.activation,
               show_default=True, help="Activation of the hidden layers (the output is always a sigmoid).")
-@click.option("--loss", type=click.Choice(sorted(LOSSES)), default=DEFAULTS.loss, show_default=True,
+@click.option("--loss", type=click.Choice(sorted(LOSS_NAMES)), default=DEFAULTS.loss, show_default=True,
               help="Training loss: squared error or cross-entropy.")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default=DEFAULTS.optimizer,
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZER_NAMES)), default=DEFAULTS.optimizer,
               show_default=True, help="sgd (with --momentum) or adam.")
 @click.option("--lr", type=FiniteFloatRange(min=0, min_open=True, max=100),
               help=f"Learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd),"
@@ -173,6 +185,8 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
                 bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
                 bar.update()
 
+        from .look import learn_look_from_files
+
         try:
             look, result = learn_look_from_files(pairs, config, on_epoch, max_pixels)
         except NnfilterError as exc:
@@ -219,7 +233,8 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
 
 def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: int) -> None:
     """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
-    from .report import loss_plot  # here, as in _write_eval_report: Pillow's drawing modules cost start-up
+    from .evaluate import evaluate, score_table
+    from .report import loss_plot
 
     opened = [(b.name, open_image(b, max_pixels), open_image(a, max_pixels)) for b, a in pairs]
     _write_eval_report(folder, look, opened)
@@ -313,8 +328,12 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
         ctx.exit(EXIT_INTERRUPTED)
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
+    # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each).
+    reading = None
+    if len(plan.jobs) == 1 and jobs > 1 and not dry_run:
+        reading = ImageReading(plan.jobs[0].src, max_pixels)
     try:
-        look = CubeLook(read_cube(lut)) if lut is not None else _load_look(model)
+        look = _load_lut(lut) if lut is not None else _load_look(model)
     except NnfilterError as exc:
         raise _fail(exc) from None
 
@@ -337,7 +356,7 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
     settings = Settings(quality=quality, overwrite=force, max_pixels=max_pixels,
                         make_folders=not single_file, warn_coverage=warn_coverage,
                         threads=jobs if len(plan.jobs) == 1 else 1)
-    _run_batch(look, plan, settings, jobs, report, quiet, verbose)
+    _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading)
     if not single_file and (report.return_code != 0 or not quiet):
         click.echo(report.summary(), err=True)
     ctx.exit(report.return_code)
@@ -360,7 +379,7 @@ def _read_path_list(stream, null: bool) -> list[Path]:
     return [Path(os.fsdecode(item)) for item in data.split(b"\0" if null else b"\n") if item]
 
 
-def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
+def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None) -> None:
     """Filter the plan's jobs into ``report``, with a progress bar and a line per failure on stderr."""
     def say(message: str) -> None:
         if bar is None:
@@ -388,7 +407,7 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
         else:
             say("interrupted: finishing the files being written")
 
-    runner = Runner(look, plan.jobs, settings, jobs, on_interrupt)
+    runner = Runner(look, plan.jobs, settings, jobs, on_interrupt, first_reading=reading)
     try:
         with _progress_bar(quiet, total=len(plan.jobs), unit="file", dynamic_ncols=True) as bar, runner:
             for outcome in runner:
@@ -405,6 +424,8 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON (for scripts).")
 def info(model, as_json) -> None:
     """Print a model's architecture and metadata."""
+    from .look import Look
+
     try:
         look = Look.load(model)
     except NnfilterError as exc:
@@ -450,6 +471,10 @@ def export(model, output, format_, size, level, force) -> None:
                 param_hint="'-o'",
             )
         format_ = "cube" if suffix == ".cube" else "hald"
+    from .apply import opaque_colour_fn
+    from .look import Look
+    from .lut import bake_table, write_cube, write_hald
+
     try:
         look = Look.load(model)
         if format_ == "cube":
@@ -485,6 +510,8 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
     if len(images) % 2:
         raise click.BadParameter("give BEFORE AFTER pairs: an even number of images",
                                  param_hint="BEFORE AFTER")
+    from .evaluate import evaluate, score_table
+
     try:
         look = _load_look(model)
         pairs = [

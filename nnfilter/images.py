@@ -11,14 +11,17 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from .errors import ImageError, NnfilterError, OutputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Default pixel limit: 200-megapixel medium-format files pass with room to spare.
 DEFAULT_MAX_PIXELS = 400_000_000
@@ -27,6 +30,9 @@ DEFAULT_MAX_PIXELS = 400_000_000
 OUTPUT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 _EXIF_PREFIX = b"Exif\x00\x00"  # how JPEG's APP1 starts an EXIF block; info["exif"] always has it
+#: Bytes of a file read, then decoded, at a time (see ``_open_header``).
+DECODE_READ = 1 << 22
+
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 # Pillow's own decompression-bomb limit is a module global. Opening an image above it is only possible
@@ -91,26 +97,79 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    name = os.fsdecode(path)
-    if max_pixels is not None and max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
-    if check_regular_file(path, name).st_size == 0:
-        raise ImageError(f"{name}: empty file")
-    try:
-        with open(path, "rb") as fp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data" and the like
+    return ImageReading(path, max_pixels, background=False).result()
+
+
+class ImageReading:
+    """An image file being read: ``open_image`` in two steps, so that decoding can go on in a
+    background thread while the caller does something else.
+
+    The file is opened and its header checked at once; with ``background`` the pixels are then
+    decoded in a thread. Pillow releases the GIL while it decodes (in reads of ``DECODE_READ``
+    bytes), so ``nnfilter apply`` decodes its one photo while numpy and the model load.
+    ``result()`` waits for the decoding and returns, or raises, what ``open_image`` would.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        background: bool = True,
+    ) -> None:
+        if max_pixels is not None and max_pixels < 1:
+            raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
+        self.name = os.fsdecode(path)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        with _quiet_pillow():
             try:
-                image = _open_and_load(fp, name, max_pixels)
-            except Image.DecompressionBombError:
-                with _PILLOW_LIMIT_LOCK:
-                    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-                    try:
-                        image = _open_and_load(fp, name, max_pixels)
-                    finally:
-                        Image.MAX_IMAGE_PIXELS = saved
-            source_format = image.format
-            exif_ok = _exif_transpose_in_place(image)
+                self._fp, self._image = _open_checked(path, self.name, max_pixels)
+            except ImageError as exc:
+                self._error = exc
+                return
+            if not background:
+                self._decode()
+                return
+        self._thread = threading.Thread(target=self._decode, daemon=True)
+        self._thread.start()
+
+    def _decode(self) -> None:
+        try:
+            with self._fp, _read_errors(self.name):
+                self._image.load()
+        except BaseException as exc:  # raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> Image.Image:
+        """The image, upright, RGB or RGBA, once decoded (see ``open_image``).
+
+        Raises
+        ------
+        ImageError
+            As ``open_image``.
+        """
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            raise self._error
+        with _quiet_pillow():
+            return _upright_rgb(self._image, self.name)
+
+
+@contextmanager
+def _quiet_pillow() -> Iterator[None]:
+    """Silence Pillow's warnings about big images and odd metadata: ``max_pixels`` and the checks
+    here decide instead. (Not around decoding in a thread: warning filters are process-wide.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data" and the like
+        yield
+
+
+@contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    """Turn what Pillow or the OS raises while reading ``name`` into a one-line ``ImageError``."""
+    try:
+        yield
     except NnfilterError:
         raise
     except OSError as exc:
@@ -122,6 +181,40 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     except Exception as exc:
         raise ImageError(f"{name}: image is truncated or damaged ({_describe(exc)})") from None
 
+
+def _open_checked(
+    path: str | os.PathLike[str], name: str, max_pixels: int | None
+) -> tuple[IO[bytes], Image.Image]:
+    """The open file and its image, header read and size checked, pixels not decoded yet (except
+    above Pillow's own limit, see ``_PILLOW_LIMIT_LOCK``)."""
+    if check_regular_file(path, name).st_size == 0:
+        raise ImageError(f"{name}: empty file")
+    with _read_errors(name):
+        fp = open(path, "rb")
+    try:
+        with _read_errors(name):
+            try:
+                image = _open_header(fp, name, max_pixels)
+            except Image.DecompressionBombError:
+                with _PILLOW_LIMIT_LOCK:
+                    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                    try:
+                        image = _open_header(fp, name, max_pixels)
+                        image.load()  # some formats check the limit again while decoding
+                    finally:
+                        Image.MAX_IMAGE_PIXELS = saved
+    except BaseException:
+        fp.close()
+        raise
+    return fp, image
+
+
+def _upright_rgb(image: Image.Image, name: str) -> Image.Image:
+    """A decoded image with its EXIF orientation applied, in mode RGB or RGBA, and only the
+    metadata a writer needs in ``info``."""
+    source_format = image.format
+    with _read_errors(name):
+        exif_ok = _exif_transpose_in_place(image)
     info = {}
     exif = image.info.get("exif")
     if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
@@ -156,8 +249,8 @@ def check_regular_file(
     return st
 
 
-def _open_and_load(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
-    """Identify the image from its header, check its size, then decode its first frame."""
+def _open_header(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
+    """Identify the image from its header and check its size; its first frame is not decoded yet."""
     image = Image.open(fp)
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
@@ -165,7 +258,9 @@ def _open_and_load(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Im
             f"{name}: {width * height} pixels ({width}x{height}) exceeds the limit of {max_pixels} "
             "(use --max-pixels)"
         )
-    image.load()
+    # Pillow decodes what each read of this size brings without the GIL; its default, 64 KiB,
+    # would have a decoding thread wait for the GIL after every read.
+    image.decodermaxblock = DECODE_READ
     return image
 
 
@@ -204,6 +299,8 @@ def normalize_mode(image: Image.Image) -> Image.Image:
         if mode == "RGB" and "transparency" in image.info:
             return image.convert("RGBA")
         return image
+    if mode in ("F", *_SIXTEEN_BIT_MODES):
+        import numpy as np  # here: reading an 8-bit photo must not wait for numpy (see ImageReading)
     if mode in _SIXTEEN_BIT_MODES:
         values = np.asarray(image)
         grey = Image.fromarray((np.clip(values, 0, 65535) >> 8).astype(np.uint8))
@@ -249,6 +346,8 @@ def to_rgba_array(image: Image.Image) -> np.ndarray:
 
     Images in other modes go through ``normalize_mode`` first.
     """
+    import numpy as np
+
     if image.mode not in ("RGB", "RGBA"):
         image = normalize_mode(image)
     if image.mode == "RGBA":
@@ -257,15 +356,6 @@ def to_rgba_array(image: Image.Image) -> np.ndarray:
     array[..., :3] = np.asarray(image)
     array[..., 3] = 255
     return array
-
-
-def from_rgba_array(array: np.ndarray, keep_alpha: bool) -> Image.Image:
-    """A Pillow image from a uint8 array of shape (height, width, 4): "RGBA", or "RGB" without alpha."""
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 4:
-        raise ValueError(f"expected a uint8 array of shape (height, width, 4), got {array.dtype} {array.shape}")
-    if not keep_alpha:
-        return Image.fromarray(np.ascontiguousarray(array[..., :3]))
-    return Image.fromarray(np.ascontiguousarray(array))
 
 
 # --- writing -------------------------------------------------------------------------------------------

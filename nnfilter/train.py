@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .config import TrainConfig
 from .data import ColourSamples, split_validation
 from .errors import TrainingDivergedError
 from .model import (
@@ -67,44 +68,6 @@ class Adam:
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
-DEFAULT_LR = {"sgd": 0.5, "adam": 0.04}
-# Without --epochs, train for about this many gradient steps (see benchmarks/RESULTS.md).
-AUTO_STEPS = 15000
-AUTO_EPOCHS_RANGE = (10, 2000)
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides what model a training run makes (with the data and the seed)."""
-
-    hidden: list[int] = field(default_factory=lambda: [16, 16])
-    activation: str = "sigmoid"
-    loss: str = "mse"
-    optimizer: str = "adam"
-    lr: float | None = None
-    momentum: float = 0.9
-    batch_size: int = 64
-    epochs: int | None = None
-    error_threshold: float = 0.0
-    seed: int = 0
-    validation_share: float = 0.1
-    residual: bool = True
-    count_power: float = 0.5
-
-    def learning_rate(self) -> float:
-        """The learning rate in force: the given one, or the optimizer's default."""
-        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
-
-    def epochs_for(self, n_samples: int) -> int:
-        """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps.
-
-        >>> TrainConfig().epochs_for(64 * 1000), TrainConfig(epochs=3).epochs_for(10)
-        (15, 3)
-        """
-        if self.epochs is not None:
-            return self.epochs
-        steps_per_epoch = max(1, -(-n_samples // self.batch_size))
-        return int(np.clip(round(AUTO_STEPS / steps_per_epoch), *AUTO_EPOCHS_RANGE))
 
 
 @dataclass

@@ -56,6 +56,13 @@ def test_python_m_and_version():
     assert done.returncode == 0 and done.stdout.startswith("nnfilter, version "), done.stderr
 
 
+def test_the_command_line_starts_without_numpy():
+    # numpy takes ~0.1 s to import: `apply` reads its photo meanwhile, and --help does without it.
+    code = "import sys, nnfilter.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
 def run_with_terminal_stderr(*args, env):
     """Run nnfilter with its stderr on a pseudo-terminal, as in an interactive shell."""
     leader, follower = pty.openpty()

@@ -188,10 +188,11 @@ def test_bad_image_in_train(tmp_path, pair, make, role):
 # (`apply` takes a folder as a batch of the images in it, so "folder" is not a bad input there.)
 @pytest.mark.parametrize("make", [make for key, make in BAD_IMAGES.items() if key != "folder"],
                          ids=[key for key in BAD_IMAGES if key != "folder"])
-def test_bad_image_in_apply(tmp_path, model_file, make):
+@pytest.mark.parametrize("jobs", ["1", "2"])  # with 2, the photo is read while the model loads
+def test_bad_image_in_apply(tmp_path, model_file, make, jobs):
     bad, problem = make(tmp_path)
     out = tmp_path / "out.png"
-    line = assert_error(invoke("apply", bad, "-m", model_file, "-o", out), 1, bad.name)
+    line = assert_error(invoke("apply", bad, "-m", model_file, "-o", out, "--jobs", jobs), 1, bad.name)
     assert problem in line
     assert not out.exists() and temps(tmp_path) == []
 
@@ -615,7 +616,7 @@ def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
 
 
 def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
-    import nnfilter.cli
+    import nnfilter.look
     from nnfilter.look import Look
 
     def interrupt(*args, **kwargs):
@@ -623,7 +624,7 @@ def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
 
     model = tmp_path / "look.npz"
     with monkeypatch.context() as patch:
-        patch.setattr(nnfilter.cli, "learn_look_from_files", interrupt)
+        patch.setattr(nnfilter.look, "learn_look_from_files", interrupt)
         result = invoke(*train_args(*pair, model))
     assert result.exit_code == 130 and "no model saved" in result.stderr, _describe(result)
     monkeypatch.setattr(Look, "save", interrupt)

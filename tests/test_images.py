@@ -13,8 +13,8 @@ from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 from nnfilter.errors import ImageError, OutputError
 from nnfilter.images import (
     DEFAULT_MAX_PIXELS,
+    ImageReading,
     atomic_write,
-    from_rgba_array,
     is_image_file,
     normalize_mode,
     open_image,
@@ -299,6 +299,32 @@ def test_non_images_are_refused_with_named_messages(tmp_path, make, message):
     assert not is_image_file(path)
 
 
+def test_reading_in_the_background_gives_what_open_image_gives(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    _noise((48, 20)).save(path, quality=90, exif=_exif(t274=6, t271="Maker"), icc_profile=SRGB_ICC)
+    expected = open_image(path)
+    reading = ImageReading(path)
+    got = reading.result()
+    assert (got.mode, got.size, got.format) == (expected.mode, expected.size, "JPEG") == ("RGB", (20, 48), "JPEG")
+    assert got.tobytes() == expected.tobytes() and got.info == expected.info
+    assert set(got.info) == {"exif", "icc_profile"}
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_reading_errors_are_raised_by_result_as_open_image_raises_them(tmp_path, background):
+    cut = tmp_path / "cut.jpg"
+    _noise((64, 64)).save(cut, quality=95)
+    cut.write_bytes(cut.read_bytes()[:2000])
+    big = _png_header_only(tmp_path / "big.png", 5, 4)
+    for path, limit in [(cut, None), (tmp_path / "missing.jpg", None), (big, 19)]:
+        with pytest.raises(ImageError) as expected:
+            open_image(path, limit)
+        reading = ImageReading(path, limit, background=background)  # keeps the error for result()
+        with pytest.raises(ImageError) as got:
+            reading.result()
+        assert str(got.value) == str(expected.value)
+
+
 def test_missing_parent_is_no_such_file(tmp_path):
     with pytest.raises(ImageError, match="no such file"):
         open_image(tmp_path / "nope" / "a.png")
@@ -314,7 +340,7 @@ def test_is_image_file_sniffs_content(tmp_path):
 # --- arrays --------------------------------------------------------------------------------------------
 
 
-def test_rgba_array_round_trip():
+def test_rgba_array():
     rgb = _noise((5, 3))
     array = to_rgba_array(rgb)
     assert array.shape == (3, 5, 4) and array.dtype == np.uint8
@@ -323,12 +349,7 @@ def test_rgba_array_round_trip():
     array[0, 0] = 0  # a fresh, writable array
     rgba = _noise((5, 3), "RGBA", seed=1)
     assert np.array_equal(to_rgba_array(rgba), np.asarray(rgba))
-    assert from_rgba_array(to_rgba_array(rgba), keep_alpha=True).tobytes() == rgba.tobytes()
-    back = from_rgba_array(to_rgba_array(rgba), keep_alpha=False)
-    assert back.mode == "RGB" and back.tobytes() == rgba.convert("RGB").tobytes()
     assert to_rgba_array(Image.new("L", (1, 1), 9)).tolist() == [[[9, 9, 9, 255]]]
-    with pytest.raises(ValueError, match=r"shape \(height, width, 4\)"):
-        from_rgba_array(np.zeros((2, 2, 3), np.uint8), keep_alpha=False)
 
 
 # --- saving --------------------------------------------------------------------------------------------

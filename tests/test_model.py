@@ -78,3 +78,13 @@ def test_same_seed_gives_same_model_and_other_seed_differs():
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert np.array_equal(pa, pb)
     assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+
+
+def test_the_option_names_are_what_the_maths_implements():
+    from nnfilter import config
+    from nnfilter.train import OPTIMIZERS
+
+    assert set(config.ACTIVATION_NAMES) == set(ACTIVATIONS)
+    assert set(config.LOSS_NAMES) == set(LOSSES)
+    assert set(config.OPTIMIZER_NAMES) == set(OPTIMIZERS) == set(config.DEFAULT_LR)
+
