@@ -3,6 +3,11 @@
     python -m benchmarks.speed            full run (~10-15 min on 2 cores), writes benchmarks/RESULTS.md
     python -m benchmarks.speed --quick    fewer runs and files, a smoke test; writes benchmarks/work/speed-quick.md
 
+Run it with the Python of an environment where nnfilter is installed as users install it, e.g.
+``python -m venv /tmp/bench && /tmp/bench/bin/pip install . scikit-learn && /tmp/bench/bin/python -m
+benchmarks.speed``: an editable install (``pip install -e``) costs every process ~20 ms more to start
+(its import hook), and the report says which kind it measured.
+
 Inputs are made once into benchmarks/work/inputs/ (git-ignored) from sample_images/: Lanczos
 upscales to 12, 24 and 100 MP with mild noise (photo-like distinct colour counts), saved as
 JPEG q92 (4:2:0, as cameras write), and their "after" made with ``benchmarks.looks.colour_grade``
@@ -745,6 +750,24 @@ def machine() -> list[str]:
     ]
 
 
+def install_kind() -> str:
+    """How the measured `nnfilter` command is installed, and whether it is this checkout's code."""
+    from importlib import metadata
+
+    outside_checkout = [p for p in sys.path if p and Path(p).resolve() != ROOT]  # not its egg-info
+    dist = next(iter(metadata.distributions(name="nnfilter", path=outside_checkout)), None)
+    if dist is None:
+        return "- nnfilter: not installed (run as `python -m nnfilter` from the checkout)"
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable"):
+        return "- nnfilter: an editable install (`pip install -e`), whose import hook adds ~20 ms to each start-up"
+    installed = {f.name: dist.locate_file(f).read_bytes() for f in dist.files or []
+                 if f.parts[0] == "nnfilter" and f.suffix == ".py"}
+    same = installed and all((ROOT / "nnfilter" / name).read_bytes() == data for name, data in installed.items())
+    return ("- nnfilter: a regular install (`pip install .`, as users install it)"
+            + ("" if same else ", **whose files differ from this checkout's nnfilter/**"))
+
+
 def code_version() -> str:
     """The commit measured, and whether nnfilter/ had uncommitted changes."""
     try:
@@ -825,6 +848,7 @@ def main() -> None:
         f"{elapsed / 60:.1f} min in all ({(time.perf_counter() - bench_start) / 60:.1f} min measuring).",
         "",
         *machine(),
+        install_kind(),
         code_at_start if code_at_start == code_version() else
         f"{code_at_start}; **at the end: {code_version()[8:]}** (nnfilter/ changed during the run)",
         f"- load average (1 min) at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f}: the machine is "

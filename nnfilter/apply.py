@@ -97,7 +97,8 @@ class ColourTable:
             return _filter_strips(image, self.map_strip, threads)
 
     def map_strip(self, strip: Image.Image) -> Image.Image:
-        """``strip`` (RGB or RGBA) filtered; colours it holds that are not known are evaluated."""
+        """``strip`` (RGB or RGBA) filtered, as an RGBA image valid until this thread's next
+        strip; colours it holds that are not known are evaluated."""
         raw = _packed(strip)
         keys, out, unknown = self._strip_buffers(len(raw))
         np.bitwise_and(raw, 0xFFFFFF, out=keys)
@@ -106,15 +107,17 @@ class ColourTable:
         if unknown.any():
             # Threads may evaluate a colour at the same time: they write the same output, and an
             # entry, once known, never changes, so the table needs no lock.
-            missing = keys[unknown]
+            where = np.flatnonzero(unknown)  # few: index them rather than mask the whole strip
+            missing = keys[where]
             colours = _distinct(missing)
             self.outputs[colours] = self._network(colours)
-            out[unknown] = self.outputs[missing]
+            out[where] = self.outputs[missing]
         if strip.mode == "RGBA":
             out &= 0xFFFFFF
             out |= raw & 0xFF000000
-        raw_mode = "RGBA" if strip.mode == "RGBA" else "RGBX"
-        return Image.frombytes(strip.mode, strip.size, out, "raw", raw_mode)
+        # An image on this thread's buffer, not a copy: the caller pastes it into the photo at once.
+        # (Pasted into an RGB image, its alpha byte, 0xFF, fills the byte Pillow keeps unused there.)
+        return Image.frombuffer("RGBA", strip.size, out, "raw", "RGBA", 0, 1)
 
     def _strip_buffers(self, pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's arrays for a strip's keys, outputs and unknown mask, reused strip after
