@@ -133,13 +133,14 @@ class ImageReading:
 
     def _decode(self) -> None:
         try:
-            with self._fp, _read_errors(self.name):
+            with _read_errors(self.name):
                 self._image.load()
         except BaseException as exc:  # raised by result(), in the caller's thread
             self._error = exc
+            self._fp.close()
 
     def result(self) -> Image.Image:
-        """The image, upright, RGB or RGBA, once decoded (see ``open_image``).
+        """The image, upright, RGB or RGBA, once decoded (see ``open_image``); call it once.
 
         Raises
         ------
@@ -151,7 +152,7 @@ class ImageReading:
             self._thread = None
         if self._error is not None:
             raise self._error
-        with _quiet_pillow():
+        with self._fp, _quiet_pillow():  # some formats read metadata (EXIF) from the file still
             return _upright_rgb(self._image, self.name)
 
 
