@@ -1,6 +1,19 @@
-"""`python -m nnfilter`: the same as the `nnfilter` command."""
+"""The `nnfilter` command, and `python -m nnfilter`."""
 
-from .cli import main
+import sys
+
+from .errors import EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """Start the command line; a Ctrl-C while it loads ends it quietly with exit code 130."""
+    try:
+        from .cli import main
+    except KeyboardInterrupt:
+        print("interrupted: nothing written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    main()
+
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
 from .config import ACTIVATION_NAMES, AUTO_STEPS, DEFAULT_LR, LOSS_NAMES, OPTIMIZER_NAMES, TrainConfig
-from .errors import NnfilterError, OutputError, PairMismatchError
+from .errors import EXIT_INTERRUPTED, NnfilterError, OutputError, PairMismatchError
 from .images import DEFAULT_MAX_PIXELS, ImageReading, atomic_write, open_image, save_image
 
 # The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
@@ -28,8 +28,6 @@ from .images import DEFAULT_MAX_PIXELS, ImageReading, atomic_write, open_image, 
 if TYPE_CHECKING:
     from .look import CubeLook, Look
     from .train import EpochReport
-
-EXIT_INTERRUPTED = 130
 
 
 def default_model_path() -> Path:
@@ -94,7 +92,19 @@ def _fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """nnfilter's commands: a Ctrl-C that a command does not handle itself (while it imports the
+    maths or loads a model, say) ends the run with exit code 130, not click's "Aborted!" and 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted: nothing written", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnfilter")
 def main() -> None:
     """Learn a photo look from a before/after pair and apply it to other photos.

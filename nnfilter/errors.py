@@ -1,5 +1,8 @@
 """nnfilter's own exceptions: the core raises these, the CLI turns them into one-line errors."""
 
+#: The exit code of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
+
 
 class NnfilterError(Exception):
     """Base class of every error nnfilter reports to its user."""

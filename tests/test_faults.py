@@ -633,6 +633,21 @@ def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
     assert not model.exists() and temps(tmp_path) == []
 
 
+def test_ctrl_c_while_a_command_loads_its_look_exits_130(tmp_path, photo, model_file, monkeypatch):
+    from nnfilter.look import Look
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Look, "load", interrupt)
+    out = tmp_path / "out.png"
+    for args in (["apply", photo, "-m", model_file, "-o", out], ["info", model_file]):
+        result = invoke(*args)
+        assert result.exit_code == 130, _describe(result)
+        assert result.stderr.strip() == "interrupted: nothing written" and "Aborted" not in result.output
+    assert not out.exists() and temps(tmp_path) == []
+
+
 # --- output faults -------------------------------------------------------------------------------------
 
 
