@@ -100,7 +100,7 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("interrupted: nothing written", err=True)
+            click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
 
@@ -142,8 +142,9 @@ max_pixels_option = click.option(
 @click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
 @click.option("--hidden", type=LayerSizes(), default=",".join(map(str, DEFAULTS.hidden)),
               show_default=True, help="Hidden layer sizes, comma-separated.")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATION_NAMES)), default=DEFAULTS.activation,
-              show_default=True, help="Activation of the hidden layers (the output is always a sigmoid).")
+@click.option("--activation", type=click.Choice(sorted(ACTIVATION_NAMES)),
+              default=DEFAULTS.activation, show_default=True,
+              help="Activation of the hidden layers (the output is always a sigmoid).")
 @click.option("--loss", type=click.Choice(sorted(LOSS_NAMES)), default=DEFAULTS.loss, show_default=True,
               help="Training loss: squared error or cross-entropy.")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZER_NAMES)), default=DEFAULTS.optimizer,
