@@ -200,9 +200,9 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
                 bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
                 bar.update()
 
-        from .look import learn_look_from_files
-
         try:
+            from .look import learn_look_from_files
+
             look, result = learn_look_from_files(pairs, config, on_epoch, max_pixels)
         except NnfilterError as exc:
             raise _fail(exc) from None
