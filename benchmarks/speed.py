@@ -768,7 +768,8 @@ def install_kind() -> str:
         return "- nnfilter: an editable install (`pip install -e`), whose import hook adds ~20 ms to each start-up"
     installed = {f.name: dist.locate_file(f).read_bytes() for f in dist.files or []
                  if f.parts[0] == "nnfilter" and f.suffix == ".py"}
-    same = installed and all((ROOT / "nnfilter" / name).read_bytes() == data for name, data in installed.items())
+    checkout = {path.name: path.read_bytes() for path in (ROOT / "nnfilter").glob("*.py")}
+    same = installed == checkout
     return ("- nnfilter: a regular install (`pip install .`, as users install it)"
             + ("" if same else ", **whose files differ from this checkout's nnfilter/**"))
 
