@@ -1,8 +1,17 @@
 """Shared test helpers: generated images with many colours, known looks to learn."""
 
+import fcntl
 import os
+import pty
+import select
+import struct
 import shutil
 import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +105,10 @@ def run(args: list[str], cwd) -> None:
     assert done.returncode == 0, f"{args} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
 
 
+# The installed command, beside this Python (the venv's bin).
+NNFILTER = Path(sys.executable).with_name("nnfilter")
+
+
 # --- the CLI -------------------------------------------------------------------------------------------
 
 
@@ -107,10 +120,46 @@ def invoke(*args):
     return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
 
 
-@pytest.fixture
-def model(pair_files, tmp_path):
-    """A model trained by `nnfilter train` on ``pair_files`` (a few epochs)."""
-    path = tmp_path / "look.npz"
-    result, info = invoke("train", pair_files["before"], pair_files["after"], "-o", path, "--epochs", "20")
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory):
+    """The model the tests share, trained once per session by `nnfilter train` (a few epochs): the
+    gamma look of ``pair_files``."""
+    folder = tmp_path_factory.mktemp("model")
+    before = colour_field(96, 64, seed=1)
+    Image.fromarray(before).save(folder / "before.png")
+    Image.fromarray(gamma(before)).save(folder / "after.png")
+    path = folder / "look.npz"
+    result, info = invoke("train", folder / "before.png", folder / "after.png", "-o", path, "--epochs", "20")
     assert result.exit_code == 0, info
     return path
+
+
+# --- waiting for a process to show something -------------------------------------------------------------
+
+# How long to wait for a process to show what a test waits for: a guard against a hang, not a speed bound
+# (each wait is for something that takes a second or less on a quiet machine).
+HANG_GUARD_SECONDS = 60
+
+
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal of 24 rows and 100 columns, as in an interactive shell: (leader, follower)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # without a width, no bar
+    return leader, follower
+
+
+def read_until(fd: int, done: Callable[[str], bool], timeout: float = HANG_GUARD_SECONDS) -> str:
+    """Read text from a pipe or terminal until ``done(text so far)`` holds or the writer closes it."""
+    text, deadline = "", time.monotonic() + timeout
+    while not done(text):
+        remaining = deadline - time.monotonic()
+        ready = remaining > 0 and select.select([fd], [], [], remaining)[0]
+        assert ready, f"nothing more after {timeout} s; read so far: {text!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # a terminal reads as an error once the process on it has ended
+            chunk = b""
+        if not chunk:
+            break
+        text += chunk.decode(errors="replace")
+    return text

@@ -2,11 +2,8 @@
 
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,25 +11,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import colour_field, gamma
-from nnfilter import Look, learn_look
+from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, read_until
+from nnfilter import Look
 from nnfilter.batch import Job, Plan, Report, output_name, plan_batch
 from nnfilter.cli import main
 from nnfilter.images import open_image, save_image
-from nnfilter.train import TrainConfig
 
-NNFILTER = shutil.which("nnfilter", path=os.path.dirname(sys.executable)) or shutil.which("nnfilter")
 SCRIPT = Path(__file__).with_name("batch_script.sh")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A tiny gamma look (one hidden layer of 4, 3 epochs): fast to apply, not identity."""
-    before = colour_field(64, 48, seed=1)
-    look, _ = learn_look([(before, gamma(before))], TrainConfig(hidden=[4], epochs=3))
-    path = tmp_path_factory.mktemp("model") / "look.npz"
-    look.save(path)
-    return path
 
 
 def write_image(path: Path, seed: int, **params) -> Path:
@@ -78,16 +63,16 @@ def run(args, **kwargs):
 # --- the shell script ---------------------------------------------------------------------------------
 
 
-def test_shell_script_filters_a_tree_and_resumes(model, tmp_path):
+def test_shell_script_filters_a_tree_and_resumes(model_file, tmp_path):
     make_tree(tmp_path)
-    env = {**os.environ, "NNFILTER": NNFILTER, "MODEL": str(model)}
+    env = {**os.environ, "NNFILTER": NNFILTER, "MODEL": str(model_file)}
     proc = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and proc.stdout == "ok\n", proc.stdout + proc.stderr
 
     out = tmp_path / "out"
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == ["a.jpg", "b.png", "sub/c.jpg", "sub/deep/d.png"]
-    look = Look.load(model)
+    look = Look.load(model_file)
     for rel in written:
         src, dst = tmp_path / "photos" / rel, out / rel
         with Image.open(dst) as im:
@@ -103,11 +88,11 @@ def test_shell_script_filters_a_tree_and_resumes(model, tmp_path):
 # --- parallel, interrupted ----------------------------------------------------------------------------
 
 
-def test_parallel_and_serial_outputs_are_byte_identical(model, tmp_path):
+def test_parallel_and_serial_outputs_are_byte_identical(model_file, tmp_path):
     for i, name in enumerate(["a.jpg", "b.png", "c.webp", "d.tif"]):
         write_image(tmp_path / "in" / name, i)
-    serial = run(["apply", "-m", model, tmp_path / "in", "-o", tmp_path / "serial", "--jobs", "1"])
-    parallel = run(["apply", "-m", model, tmp_path / "in", "-o", tmp_path / "parallel", "--jobs", "2"])
+    serial = run(["apply", "-m", model_file, tmp_path / "in", "-o", tmp_path / "serial", "--jobs", "1"])
+    parallel = run(["apply", "-m", model_file, tmp_path / "in", "-o", tmp_path / "parallel", "--jobs", "2"])
     for proc in serial, parallel:
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr.splitlines()[-1] == "4 done, 0 skipped, 0 failed"
@@ -117,22 +102,20 @@ def test_parallel_and_serial_outputs_are_byte_identical(model, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_ctrl_c_stops_cleanly_and_the_run_resumes(model, tmp_path, jobs):
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
     count = 24
     for i in range(count):
         write_image(tmp_path / "in" / f"p{i:02d}.png", i)
     out = tmp_path / "out"
-    args = ["apply", "-m", model, tmp_path / "in", "-o", out, "--jobs", str(jobs)]
+    args = ["apply", "-m", model_file, tmp_path / "in", "-o", out, "--jobs", str(jobs)]
     proc = subprocess.Popen(
-        [NNFILTER, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [NNFILTER, *map(str, args), "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if our SIGINT is ignored
     )
-    deadline = time.monotonic() + 60
-    while not (out.is_dir() and len([p for p in out.iterdir() if p.suffix == ".png"]) >= 2):
-        assert proc.poll() is None and time.monotonic() < deadline, "no outputs appeared"
-        time.sleep(0.01)
+    started = read_until(proc.stderr.fileno(), lambda text: text.count("wrote ") >= 2)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, rest = proc.communicate(timeout=HANG_GUARD_SECONDS)
+    stderr = started + rest
 
     assert proc.returncode == 130, stderr
     assert stdout == ""
@@ -160,9 +143,9 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model, tmp_path, jobs):
 # --- the CLI in-process: messages, dry run, usage errors -----------------------------------------------
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(model, tmp_path):
+def test_dry_run_prints_the_plan_and_writes_nothing(model_file, tmp_path):
     make_tree(tmp_path)
-    result, message = invoke(["apply", "-m", model, "-r", tmp_path / "photos", "-o", tmp_path / "out",
+    result, message = invoke(["apply", "-m", model_file, "-r", tmp_path / "photos", "-o", tmp_path / "out",
                               "--suffix", "-look", "--format", "png", "--dry-run", "-v"])
     assert result.exit_code == 0, message
     photos, out = tmp_path / "photos", tmp_path / "out"
@@ -178,10 +161,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(model, tmp_path):
     assert not out.exists()
 
 
-def test_stdin_list_newlines_and_verbose(model, tmp_path):
+def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     out = tmp_path / "out"
-    result, message = invoke(["apply", "-m", model, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
+    result, message = invoke(["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
                              input=f"{a}\n{b}\n{tmp_path}\n")
     assert result.exit_code == 0, message
     assert result.stdout == "", message
@@ -189,38 +172,38 @@ def test_stdin_list_newlines_and_verbose(model, tmp_path):
                                           "2 done, 0 skipped, 0 failed"], message
 
 
-def test_one_file_to_one_file_and_its_refusals(model, tmp_path):
+def test_one_file_to_one_file_and_its_refusals(model_file, tmp_path):
     src, dst = write_image(tmp_path / "a.png", 1), tmp_path / "a-look.jpg"
-    result, message = invoke(["apply", "-m", model, src, "-o", dst, "-q"])
+    result, message = invoke(["apply", "-m", model_file, src, "-o", dst, "-q"])
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), message
     with Image.open(dst) as im:
         assert im.format == "JPEG" and im.size == (64, 48)
 
-    result, message = invoke(["apply", "-m", model, src, "-o", dst])
+    result, message = invoke(["apply", "-m", model_file, src, "-o", dst])
     assert result.exit_code == 1, message
     assert f"error: {src} -> {dst}: exists (use --force or --skip-existing)" in result.stderr, message
     assert len(result.stderr.splitlines()) == 1, message  # one file: the error line, no summary
-    result, message = invoke(["apply", "-m", model, src, "-o", dst, "--force"])
+    result, message = invoke(["apply", "-m", model_file, src, "-o", dst, "--force"])
     assert result.exit_code == 0, message
 
-    result, message = invoke(["apply", "-m", model, src, "-o", src, "--force"])
+    result, message = invoke(["apply", "-m", model_file, src, "-o", src, "--force"])
     assert result.exit_code == 1, message
     assert "the output is an input file; refusing to overwrite it" in result.stderr, message
     assert np.array_equal(np.asarray(open_image(src)), colour_field(64, 48, 1))
 
 
-def test_missing_input_fails_but_the_batch_goes_on(model, tmp_path):
+def test_missing_input_fails_but_the_batch_goes_on(model_file, tmp_path):
     good = write_image(tmp_path / "good.png", 1)
     missing = tmp_path / "missing.png"
-    result, message = invoke(["apply", "-m", model, missing, good, "-o", tmp_path / "out", "-j", "1"])
+    result, message = invoke(["apply", "-m", model_file, missing, good, "-o", tmp_path / "out", "-j", "1"])
     assert result.exit_code == 1, message
     assert result.stderr.splitlines() == [f"error: {missing}: no such file", "1 done, 0 skipped, 1 failed"]
     assert (tmp_path / "out" / "good.png").is_file()
 
 
-def test_suffix_without_output_writes_beside_the_inputs(model, tmp_path):
+def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
-    result, message = invoke(["apply", "-m", model, a, "--suffix", "-look", "--format", "webp", "-q"])
+    result, message = invoke(["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
     assert result.exit_code == 0, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-look.webp", "a.png"]
 
@@ -249,10 +232,10 @@ def test_bad_model_is_an_error_not_a_usage_error(tmp_path):
         (["{a}", "-o", "{tmp}/out/", "--format", "gif"], "--format"),
     ],
 )
-def test_usage_errors_exit_2(model, tmp_path, args, error):
+def test_usage_errors_exit_2(model_file, tmp_path, args, error):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     args = [arg.format(a=a, b=b, tmp=tmp_path) for arg in args]
-    result, message = invoke(["apply", "-m", model, *args])
+    result, message = invoke(["apply", "-m", model_file, *args])
     assert result.exit_code == 2, message
     assert error in result.stderr and result.stdout == "", message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]

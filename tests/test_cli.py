@@ -1,23 +1,15 @@
 """The short form of the README, through the installed `nnfilter` command: train to the default
 model path, apply from it."""
 
-import fcntl
 import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from conftest import gamma
+from conftest import HANG_GUARD_SECONDS, NNFILTER, gamma, open_terminal, read_until
 
-NNFILTER = Path(sys.executable).with_name("nnfilter")
 
 
 def run(*args, env):
@@ -65,23 +57,14 @@ def test_the_command_line_starts_without_numpy():
 
 def run_with_terminal_stderr(*args, env):
     """Run nnfilter with its stderr on a pseudo-terminal, as in an interactive shell."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
+    leader, follower = open_terminal()
     with subprocess.Popen([str(NNFILTER), *map(str, args)], stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=follower, env=env) as process:  # fmt: skip
         os.close(follower)
-        chunks, deadline = [], time.monotonic() + 120
-        while select.select([leader], [], [], max(0, deadline - time.monotonic()))[0]:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal is closed when the process ends
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        process.wait(timeout=max(1, deadline - time.monotonic()))
+        output = read_until(leader, lambda text: False)  # all of it, until the process closes the terminal
+        process.wait(timeout=HANG_GUARD_SECONDS)
     os.close(leader)
-    return process.returncode, b"".join(chunks).decode(errors="replace")
+    return process.returncode, output
 
 
 def test_progress_bars_on_a_terminal_only(pair_files, tmp_path):

@@ -92,12 +92,11 @@ def test_ciede2000_sharma_table_all_pairs():
     np.testing.assert_allclose(got, SHARMA_2005[:, 6], rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("row", range(34))
-def test_ciede2000_sharma_table_one_pair(row):
-    l1, a1, b1, l2, a2, b2, expected = SHARMA_2005[row]
+def test_ciede2000_of_one_pair_is_a_scalar():
+    (l1, a1, b1, l2, a2, b2, expected) = SHARMA_2005[0]
     got = ciede2000(np.array([l1, a1, b1]), np.array([l2, a2, b2]))
     assert got.shape == ()
-    assert abs(float(got) - expected) < 1e-4, f"pair {row + 1}: got {float(got):.6f}, expected {expected}"
+    assert abs(float(got) - expected) < 1e-4
 
 
 def test_ciede2000_symmetric_on_table():
@@ -259,10 +258,14 @@ def test_colour_stats_chunked_equals_whole(chunk_pixels):
     pred, true = _image_pair()  # 3072 pixels
     whole = colour_stats(pred, true, chunk_pixels=10**7)
     chunked = colour_stats(pred, true, chunk_pixels=chunk_pixels)
-    assert chunked["psnr"] == whole["psnr"]
-    assert chunked["de00_p95"] == whole["de00_p95"]
-    assert chunked["de00_p99"] == whole["de00_p99"]
-    assert chunked["de00_mean"] == pytest.approx(whole["de00_mean"], rel=1e-12)
+    assert chunked["psnr"] == whole["psnr"]  # from an integer sum of squares: exact in any order
+    # ΔE00 per pixel goes through sin, cos, atan2 and powers, which numpy computes with SIMD kernels on
+    # whole vectors and scalar code on their tails: a pixel's value may differ in its last bits with
+    # the chunk it is in (seen: a relative 6e-12 on the mean on an AMD EPYC). rel=1e-9 is far above
+    # that and far below any difference that would matter (a ΔE00 of 1e-9).
+    assert chunked["de00_mean"] == pytest.approx(whole["de00_mean"], rel=1e-9)
+    assert chunked["de00_p95"] == pytest.approx(whole["de00_p95"], rel=1e-9)
+    assert chunked["de00_p99"] == pytest.approx(whole["de00_p99"], rel=1e-9)
 
 
 def test_colour_stats_identical():

@@ -13,9 +13,9 @@ from nnfilter.report import loss_plot
 from nnfilter.train import EpochReport
 
 
-def test_eval_scores_the_training_pair_well_and_a_wrong_pair_badly(model, pair_files, tmp_path):
+def test_eval_scores_the_training_pair_well_and_a_wrong_pair_badly(model_file, pair_files, tmp_path):
     # A "wrong" after: the photo itself, unfiltered, although the look brightens it.
-    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["after"],
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], pair_files["after"],
                           pair_files["photo"], pair_files["photo"], "--json")  # fmt: skip
     assert result.exit_code == 0, info
     scores = json.loads(result.stdout)
@@ -27,9 +27,9 @@ def test_eval_scores_the_training_pair_well_and_a_wrong_pair_badly(model, pair_f
     assert good["unseen_share"] == 0.0
 
 
-def test_eval_table_and_report(model, pair_files, tmp_path):
+def test_eval_table_and_report(model_file, pair_files, tmp_path):
     report = tmp_path / "report"
-    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["after"],
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], pair_files["after"],
                           "--report", report)  # fmt: skip
     assert result.exit_code == 0, info
     assert result.stdout.splitlines()[0].split()[:2] == ["pair", "PSNR"]
@@ -38,19 +38,19 @@ def test_eval_table_and_report(model, pair_files, tmp_path):
         assert sheet.width == 3 * 96
 
 
-def test_eval_refuses_odd_count_and_mismatched_pair(model, pair_files, tmp_path):
-    result, info = invoke("eval", "-m", model, pair_files["before"])
+def test_eval_refuses_odd_count_and_mismatched_pair(model_file, pair_files, tmp_path):
+    result, info = invoke("eval", "-m", model_file, pair_files["before"])
     assert result.exit_code == 2, info
-    result, info = invoke("eval", "-m", model, pair_files["before"], pair_files["photo"])
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], pair_files["photo"])
     assert result.exit_code == 1 and "96x64" in result.stderr and "80x60" in result.stderr, info
 
 
-def test_coverage_is_recorded_and_unseen_colours_are_found(model):
-    look = Look.load(model)
+def test_coverage_is_recorded_and_unseen_colours_are_found(model_file):
+    look = Look.load(model_file)
     covered = look.coverage
     assert covered.shape == (GRID**3,) and 0 < look.metadata["coverage_share"] < 1
     assert covered.mean() == pytest.approx(look.metadata["coverage_share"])
-    before = np.asarray(Image.open(model.parent / "before.png"))
+    before = np.asarray(Image.open(model_file.parent / "before.png"))
     assert look.unseen_share(before) == 0.0
     # Pure colours of cells the generated image never reaches are unseen.
     odd = np.array([[[255, 0, 0], [0, 255, 0]]], np.uint8)
@@ -101,13 +101,13 @@ def test_apply_warns_about_unseen_colours(tmp_path):
     Image.fromarray(primaries).save(tmp_path / "primaries.png")
     assert look.unseen_share(primaries) == 1.0
     assert look.unseen_share(grey) == 0.0
-    model = tmp_path / "grey.npz"
-    result, info = invoke("apply", tmp_path / "primaries.png", "-m", model, "-o", tmp_path / "o.png",
+    model_file = tmp_path / "grey.npz"
+    result, info = invoke("apply", tmp_path / "primaries.png", "-m", model_file, "-o", tmp_path / "o.png",
                           "--warn-coverage")  # fmt: skip
     assert result.exit_code == 0, info
     assert "100.0% of its pixels" in result.stderr, info
     Image.fromarray(grey).save(tmp_path / "grey.png")
-    result, info = invoke("apply", tmp_path / "grey.png", "-m", model, "-o", tmp_path / "o2.png",
+    result, info = invoke("apply", tmp_path / "grey.png", "-m", model_file, "-o", tmp_path / "o2.png",
                           "--warn-coverage")  # fmt: skip
     assert result.exit_code == 0 and "warning" not in result.stderr, info
 
@@ -120,14 +120,14 @@ def test_recorded_coverage_is_exactly_the_cells_of_the_training_pixels():
     assert np.array_equal(look.coverage, covered_cells(before.reshape(-1, 3)))
 
 
-def test_info_prints_architecture_and_metadata(model):
-    result, info = invoke("info", model)
+def test_info_prints_architecture_and_metadata(model_file):
+    result, info = invoke("info", model_file)
     assert result.exit_code == 0, info
     lines = result.stdout.splitlines()
     assert lines[0].startswith("network: 4-16-16-4 (sigmoid"), info
     assert any(line.startswith("coverage_share: ") for line in lines)
     assert not any(line.startswith("coverage: ") for line in lines)  # the mask is for --json
-    result, info = invoke("info", model, "--json")
+    result, info = invoke("info", model_file, "--json")
     meta = json.loads(result.stdout)
     assert meta["layer_sizes"] == [4, 16, 16, 4] and len(meta["coverage"]) == 1024
     assert meta["training_pairs"][0]["before"] == "before.png" and meta["epochs_run"] == 20

@@ -12,26 +12,26 @@ def levels(path):
         return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
-def test_cube_is_written_and_read_back(model, tmp_path):
-    result, info = invoke("export", model, "-o", tmp_path / "look.cube", "--size", 17)
+def test_cube_is_written_and_read_back(model_file, tmp_path):
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 17)
     assert result.exit_code == 0, info
     text = (tmp_path / "look.cube").read_text()
     assert "LUT_3D_SIZE 17" in text and "DOMAIN_MAX 1 1 1" in text
     assert read_cube(tmp_path / "look.cube").shape == (17, 17, 17, 3)
 
 
-def test_export_refuses_unknown_extension_and_existing_file(model, tmp_path):
-    result, info = invoke("export", model, "-o", tmp_path / "look.txt")
+def test_export_refuses_unknown_extension_and_existing_file(model_file, tmp_path):
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.txt")
     assert result.exit_code == 2 and "--format" in result.stderr, info
     (tmp_path / "old.cube").write_text("keep")
-    result, info = invoke("export", model, "-o", tmp_path / "old.cube")
+    result, info = invoke("export", model_file, "-o", tmp_path / "old.cube")
     assert result.exit_code == 1 and "exists" in result.stderr, info
     assert (tmp_path / "old.cube").read_text() == "keep"
 
 
-def test_ffmpeg_lut3d_matches_nnfilter_apply(model, pair_files, tmp_path, ffmpeg):
-    invoke("export", model, "-o", tmp_path / "look.cube")
-    result, info = invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "ours.png")
+def test_ffmpeg_lut3d_matches_nnfilter_apply(model_file, pair_files, tmp_path, ffmpeg):
+    invoke("export", model_file, "-o", tmp_path / "look.cube")
+    result, info = invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "ours.png")
     assert result.exit_code == 0, info
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-vf", "lut3d=look.cube",
          "theirs.png"], cwd=tmp_path)  # fmt: skip
@@ -40,12 +40,12 @@ def test_ffmpeg_lut3d_matches_nnfilter_apply(model, pair_files, tmp_path, ffmpeg
 
 
 def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
-    model, pair_files, tmp_path, ffmpeg, imagemagick
+    model_file, pair_files, tmp_path, ffmpeg, imagemagick
 ):
-    result, info = invoke("export", model, "-o", tmp_path / "hald.png", "--level", 8)
+    result, info = invoke("export", model_file, "-o", tmp_path / "hald.png", "--level", 8)
     assert result.exit_code == 0, info
     assert Image.open(tmp_path / "hald.png").size == (512, 512)
-    invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "ours.png")
+    invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "ours.png")
     run([imagemagick, pair_files["photo"], "hald.png", "-hald-clut", "-alpha", "off", "im.png"],
         cwd=tmp_path)  # fmt: skip
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-i", "hald.png",
@@ -56,9 +56,9 @@ def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
         assert mae <= 2.0, f"{name} differs from nnfilter apply by {mae:.2f} levels"
 
 
-def test_apply_lut_matches_the_model_it_was_exported_from(model, pair_files, tmp_path):
-    invoke("export", model, "-o", tmp_path / "look.cube", "--size", 65)
-    invoke("apply", pair_files["photo"], "-m", model, "-o", tmp_path / "model.png")
+def test_apply_lut_matches_the_model_it_was_exported_from(model_file, pair_files, tmp_path):
+    invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 65)
+    invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "model.png")
     result, info = invoke("apply", pair_files["photo"], "--lut", tmp_path / "look.cube",
                           "-o", tmp_path / "lut.png")  # fmt: skip
     assert result.exit_code == 0, info
@@ -66,12 +66,12 @@ def test_apply_lut_matches_the_model_it_was_exported_from(model, pair_files, tmp
     assert diff.mean() < 0.5 and diff.max() <= 2, (diff.mean(), diff.max())
 
 
-def test_apply_lut_refuses_a_malformed_cube_and_a_model_too(model, pair_files, tmp_path):
+def test_apply_lut_refuses_a_malformed_cube_and_a_model_too(model_file, pair_files, tmp_path):
     bad = tmp_path / "bad.cube"
     bad.write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
     result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-o", tmp_path / "o.png")
     assert result.exit_code == 1 and "1D" in result.stderr, info
     assert len(result.stderr.strip().splitlines()) == 1, info
     assert not (tmp_path / "o.png").exists()
-    result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-m", model, "-o", tmp_path / "o.png")
+    result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-m", model_file, "-o", tmp_path / "o.png")
     assert result.exit_code == 2, info

@@ -15,8 +15,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,10 +24,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import colour_field, gamma, sepia
+from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, gamma, open_terminal, read_until, sepia
 from nnfilter.cli import main
 
-NNFILTER = Path(sys.executable).with_name("nnfilter")
 SUMMARY = re.compile(r"^\d+ done, \d+ skipped, \d+ failed")
 
 
@@ -95,19 +92,6 @@ def save(array: np.ndarray, path: Path, **params) -> Path:
 
 
 # --- fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory) -> Path:
-    """A small trained model, made by `nnfilter train`."""
-    folder = tmp_path_factory.mktemp("model")
-    before = colour_field(48, 32, seed=1)
-    save(before, folder / "before.png")
-    save(gamma(before), folder / "after.png")
-    result = invoke("train", folder / "before.png", folder / "after.png", "-o", folder / "look.npz",
-                    "--hidden", "8", "--epochs", "3")
-    assert_ok(result)
-    return folder / "look.npz"
 
 
 @pytest.fixture
@@ -178,10 +162,8 @@ BAD_IMAGES = {
 def test_bad_image_in_train(tmp_path, pair, make, role):
     bad, problem = make(tmp_path)
     before, after = (bad, pair[1]) if role == "before" else (pair[0], bad)
-    start = time.monotonic()
     line = assert_error(invoke(*train_args(before, after, tmp_path / "m.npz")), 1, bad.name)
     assert problem in line
-    assert time.monotonic() - start < 5
     assert not (tmp_path / "m.npz").exists() and temps(tmp_path) == []
 
 
@@ -199,9 +181,8 @@ def test_bad_image_in_apply(tmp_path, model_file, make, jobs):
 
 def test_bomb_is_refused_before_decoding(tmp_path, model_file):
     bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
-    start = time.monotonic()
+    # The file holds only a header: the message shows it was judged by its header's size.
     line = assert_error(invoke("apply", bomb, "-m", model_file, "-o", tmp_path / "o.png"), 1, "bomb.png")
-    assert time.monotonic() - start < 1.0  # decoding 10^10 pixels would take minutes and 30 GB
     assert "10000000000 pixels" in line and "--max-pixels" in line
 
 
@@ -532,9 +513,7 @@ def test_model_zip_bomb_is_refused_before_inflating(tmp_path, model_file):
             for _ in range(16):
                 member.write(block)
     assert bad.stat().st_size < 4 << 20
-    start = time.monotonic()
     line = assert_error(invoke("info", bad), 1, bad)
-    assert time.monotonic() - start < 1.0
     assert "too large" in line
 
 
@@ -602,12 +581,15 @@ def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
     source = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)  # many colour cells: slow epochs
     before, after = save(source, tmp_path / "b.png"), save(gamma(source), tmp_path / "a.png")
     model = tmp_path / "look.npz"
-    process = subprocess.Popen(
-        [NNFILTER, "train", before, after, "-o", model, "--epochs", "1000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    leader, follower = open_terminal()  # on a terminal, the progress bar shows each epoch as it ends
+    with subprocess.Popen([NNFILTER, "train", before, after, "-o", model, "--epochs", "1000"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower) as process:
+        os.close(follower)
+        read_until(leader, lambda text: re.search(r"\| *[1-9]\d*/1000", text) is not None)
+        process.send_signal(signal.SIGINT)
+        stderr = read_until(leader, lambda text: False)
+        process.wait(timeout=HANG_GUARD_SECONDS)
+    os.close(leader)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted: saved the best model so far" in stderr.splitlines()[-1], stderr

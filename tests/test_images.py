@@ -3,12 +3,11 @@
 import errno
 import os
 import struct
-import time
 import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
+from PIL import Image, ImageCms, JpegImagePlugin
 
 from nnfilter.errors import ImageError, OutputError
 from nnfilter.images import (
@@ -199,17 +198,6 @@ def test_corrupt_exif_still_opens(tmp_path):
     assert open_image(path).size == (2, 1)
 
 
-def test_failing_exif_transpose_falls_back_to_the_unrotated_image(tmp_path, monkeypatch):
-    def broken(image, **kwargs):
-        raise SyntaxError("bad EXIF")
-
-    path = tmp_path / "a.jpg"
-    Image.new("RGB", (2, 1)).save(path, exif=_exif(t274=8))
-    monkeypatch.setattr(ImageOps, "exif_transpose", broken)
-    out = open_image(path)
-    assert out.size == (2, 1) and "exif" not in out.info
-
-
 def test_only_writer_metadata_is_kept(tmp_path):
     path = tmp_path / "meta.png"
     Image.new("RGB", (1, 1)).save(path, icc_profile=SRGB_ICC, exif=_exif(t271="Maker"), dpi=(300, 300))
@@ -241,10 +229,8 @@ def test_animated_gif_and_multipage_tiff_give_the_first_frame(tmp_path):
 def test_decompression_bomb_is_refused_from_the_header(tmp_path):
     path = _png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
     limit = Image.MAX_IMAGE_PIXELS
-    start = time.perf_counter()
     with pytest.raises(ImageError, match=r"bomb\.png: 10000000000 pixels .*exceeds the limit of 400000000"):
         open_image(path)
-    assert time.perf_counter() - start < 1.0
     assert Image.MAX_IMAGE_PIXELS == limit  # Pillow's global is as it was
     assert is_image_file(path)
 
@@ -355,13 +341,10 @@ def test_rgba_array():
 # --- saving --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["out.png", "out.tif", "out.tiff", "out.webp", "OUT.PNG"])
+@pytest.mark.parametrize("name", ["out.png", "out.tif", "out.tiff", "OUT.PNG"])
 def test_lossless_formats_round_trip_rgba(tmp_path, name):
     image = _noise((7, 5), "RGBA")
-    params = {"quality": 100} if name.endswith("webp") else {}
-    save_image(image, tmp_path / name, **params)
-    if name.endswith("webp"):
-        return  # lossy: only checked for alpha below
+    save_image(image, tmp_path / name)
     assert open_image(tmp_path / name).tobytes() == image.tobytes()
 
 

@@ -94,7 +94,10 @@ def test_bake_table_order_and_shape():
 def test_bake_table_chunked_equals_whole():
     whole = bake_table(look, 17, chunk=17**3)
     chunked = bake_table(look, 17, chunk=7)
-    np.testing.assert_array_equal(chunked, whole)
+    # The look's float32 power and matrix product run SIMD kernels on whole vectors and other code on
+    # their tails, so a point's value may change in its last bits with the chunk it falls in (CPUs
+    # differ in where): 1e-6 is a few float32 steps at 1.0, far below a level (1/255).
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(whole.reshape(-1, 3), look(grid_points(17)))
 
 
@@ -285,11 +288,6 @@ def test_lut_filter_passes_alpha_through():
     assert out.mode == "RGBA"
     assert out.getchannel("A").tobytes() == alpha.tobytes()
     assert out.convert("RGB").tobytes() == rgb.filter(lut_filter(table)).tobytes()
-
-
-def test_lut_filter_error_for_modes_pillow_refuses():
-    with pytest.raises(ValueError, match="image has wrong mode"):
-        Image.new("L", (4, 4)).filter(lut_filter(bake_table(identity, 2)))
 
 
 def test_lut_filter_rejects_large_table():
