@@ -583,7 +583,9 @@ def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
     model = tmp_path / "look.npz"
     leader, follower = open_terminal()  # on a terminal, the progress bar shows each epoch as it ends
     with subprocess.Popen([NNFILTER, "train", before, after, "-o", model, "--epochs", "1000"],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower) as process:
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if ignored here
+                          ) as process:
         os.close(follower)
         read_until(leader, lambda text: re.search(r"\| *[1-9]\d*/1000", text) is not None)
         process.send_signal(signal.SIGINT)
