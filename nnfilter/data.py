@@ -17,6 +17,8 @@ import numpy as np
 from .errors import PairMismatchError
 
 DEFAULT_CELL_BITS = 5
+# Prior anchors lie at the centres of the cells of this grid (per channel) that no sample falls in.
+ANCHOR_GRID = 8
 
 
 @dataclass
@@ -107,3 +109,48 @@ def split_validation(
     order = rng.permutation(len(samples))
     return samples.subset(np.sort(order[n_val:])), samples.subset(np.sort(order[:n_val]))
 
+
+
+def affine_fit(samples: ColourSamples, weights: np.ndarray) -> np.ndarray:
+    """The weighted least-squares affine map from the samples' inputs to their targets: a (5, 4)
+    matrix A, so that ``[rgba, 1] @ A`` predicts the target (float64)."""
+    x = np.column_stack([samples.inputs, np.ones(len(samples))]).astype(np.float64)
+    xw = x * weights[:, None]
+    gram = xw.T @ x + 1e-9 * weights.sum() * np.eye(5)  # opaque pixels or one colour still solve
+    return np.linalg.solve(gram, xw.T @ samples.targets.astype(np.float64))
+
+
+def with_prior_anchors(
+    samples: ColourSamples, weights: np.ndarray, share: float
+) -> tuple[ColourSamples, np.ndarray]:
+    """The samples and their loss weights, plus anchors where the samples show nothing: the centre
+    of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is what
+    an affine fit to the samples predicts there. The anchors weigh ``share`` of the samples' total
+    weight together (0: no anchors); they stand for no pixels (count 0).
+
+    A network fitted to a photo of few colours is free to do anything far from them, and with a
+    JPEG AFTER's colour-correlated errors it does: a blue sky learned from a brown photo came out
+    teal. The anchors ask it, where the pair says nothing, to continue the look as the simplest
+    model that fits it would, which extrapolates tamely (see README, "Quality").
+    """
+    if share <= 0 or len(samples) == 0:
+        return samples, weights
+    grid = ANCHOR_GRID
+    cell = np.minimum((samples.inputs[:, :3] * grid).astype(np.intp), grid - 1)
+    occupied = np.zeros(grid**3, bool)
+    occupied[(cell[:, 0] * grid + cell[:, 1]) * grid + cell[:, 2]] = True
+    centres = (np.indices((grid,) * 3).reshape(3, -1).T + 0.5) / grid
+    anchors = np.column_stack([centres[~occupied], np.ones(np.count_nonzero(~occupied))])  # r, g, b order
+    if len(anchors) == 0:
+        return samples, weights
+    affine = affine_fit(samples, weights.astype(np.float64))
+    predicted = np.clip(np.column_stack([anchors, np.ones(len(anchors))]) @ affine, 0, 1)
+    anchor_weight = share * float(weights.sum()) / len(anchors)
+    return (
+        ColourSamples(
+            np.concatenate([samples.inputs, anchors.astype(np.float32)]),
+            np.concatenate([samples.targets, predicted.astype(np.float32)]),
+            np.concatenate([samples.counts, np.zeros(len(anchors), np.float32)]),
+        ),
+        np.concatenate([weights, np.full(len(anchors), anchor_weight, weights.dtype)]),
+    )

@@ -45,7 +45,7 @@ def _image_bytes(fmt: str, **params) -> bytes:
 
 def _model_bytes() -> bytes:
     source = colour_field(16, 12, seed=1)
-    look, _ = learn_look([(source, 255 - source)], TrainConfig(hidden=[4], epochs=1))
+    look, _ = learn_look([(source, 255 - source)], TrainConfig(hidden=[4], epochs=30))  # beats a flat colour
     return model_to_bytes(look.model, look.metadata)
 
 
