@@ -566,6 +566,18 @@ def test_diverging_training_saves_nothing(tmp_path, look, options):
     assert not model.exists() and temps(tmp_path) == []
 
 
+def test_a_saturated_model_that_a_trivial_one_beats_is_not_saved(tmp_path):
+    # With this rate the network saturates: its error drops below where it started (the inverted
+    # colours are far from the identity) but stays far above a straight line per channel's (zero).
+    source = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    before, after = save(source, tmp_path / "b.png"), save(255 - source, tmp_path / "a.png")
+    model = tmp_path / "look.npz"
+    line = assert_error(invoke("train", before, after, "-o", model, "--optimizer", "sgd", "--lr", "100"), 1)
+    assert "no better than a straight line per channel" in line and "smaller --lr" in line
+    assert not model.exists() and temps(tmp_path) == []
+    assert_ok(invoke("train", before, after, "-o", model))  # the defaults learn it
+
+
 def test_default_rates_do_not_count_as_diverged(tmp_path):
     source = colour_field(96, 64, seed=1)
     before = save(source, tmp_path / "b.png")
