@@ -110,7 +110,6 @@ def split_validation(
     return samples.subset(np.sort(order[n_val:])), samples.subset(np.sort(order[:n_val]))
 
 
-
 def affine_fit(samples: ColourSamples, weights: np.ndarray) -> np.ndarray:
     """The weighted least-squares affine map from the samples' inputs to their targets: a (5, 4)
     matrix A, so that ``[rgba, 1] @ A`` predicts the target (float64)."""
