@@ -4,8 +4,8 @@ import fcntl
 import os
 import pty
 import select
-import struct
 import shutil
+import struct
 import subprocess
 import sys
 import termios
