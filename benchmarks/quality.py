@@ -51,8 +51,10 @@ def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
         start = time.perf_counter()
         look, _ = learn_look([(before, after)], config)
         seconds = time.perf_counter() - start
-        row = {photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())
-               for photo, pixels in held_out.items()}
+        row = {
+            photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())
+            for photo, pixels in held_out.items()
+        }
         row["held-out mean"] = float(np.mean([row[p] for p in HELD_OUT]))
         row["training pair"] = float(delta_e00(look.apply(before), look_fn(before)).mean())
         row["train s"] = seconds
@@ -83,10 +85,16 @@ def main() -> None:
     options = {k: v for k, v in vars(args).items() if v is not None and k != "seeds"}
     print(f"options: {options or 'defaults'}, mean of seeds 0-{seeds - 1}")
     runs = [score_looks(TrainConfig(**options, seed=seed)) for seed in range(seeds)]
-    print(markdown({
-        look: {column: float(np.mean([run[look][column] for run in runs])) for column in runs[0][look]}
-        for look in runs[0]
-    }))
+    print(
+        markdown(
+            {
+                look: {
+                    column: float(np.mean([run[look][column] for run in runs])) for column in runs[0][look]
+                }
+                for look in runs[0]
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,18 @@ import nnfilter
 from nnfilter import TrainConfig, learn_look
 from nnfilter.colour import delta_e00
 
-from .realworld_data import (CACHE, GLOBAL_TOLERANCE, ROOT, log, look_function, look_names, package_version,
-                             photo_paths, pilgram_verdicts, read_photo)
+from .realworld_data import (
+    CACHE,
+    GLOBAL_TOLERANCE,
+    ROOT,
+    log,
+    look_function,
+    look_names,
+    package_version,
+    photo_paths,
+    pilgram_verdicts,
+    read_photo,
+)
 
 TRAINING = ("test1", "TwoWings", "LadyBird")  # the coffee cup (narrow warm colours), two outdoor photos
 PEERS = ("gmic", "sklearn", "affine", "baseline")
@@ -187,7 +197,7 @@ def fit_nnfilter(runs: list[Pairs], colours: np.ndarray, context: Context) -> li
 
 def stacked(pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
     """All pairs' before and after pixels in two (n, 3) arrays."""
-    return tuple(np.concatenate([p.reshape(-1, 3) for p in side]) for side in zip(*pairs))
+    return tuple(np.concatenate([p.reshape(-1, 3) for p in side]) for side in zip(*pairs, strict=True))
 
 
 def fit_sklearn(runs: list[Pairs], colours: np.ndarray, context: Context) -> list[Fit]:
@@ -199,7 +209,9 @@ def fit_sklearn(runs: list[Pairs], colours: np.ndarray, context: Context) -> lis
     fits = []
     for pairs in runs:
         before, after = stacked(pairs)
-        pick = np.random.default_rng(seed).choice(len(before), min(SKLEARN_PIXELS, len(before)), replace=False)
+        pick = np.random.default_rng(seed).choice(
+            len(before), min(SKLEARN_PIXELS, len(before)), replace=False
+        )
         model = MLPRegressor(hidden_layer_sizes=(16, 16), random_state=seed)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -225,7 +237,9 @@ def fit_affine(runs: list[Pairs], colours: np.ndarray, context: Context) -> list
 
 def gmic(*args: str) -> None:
     """Run G'MIC quietly, raising on failure."""
-    subprocess.run(["gmic", "-v", "-1", *args], check=True, capture_output=True, env={**os.environ, **WORKER_ENV})
+    subprocess.run(
+        ["gmic", "-v", "-1", *args], check=True, capture_output=True, env={**os.environ, **WORKER_ENV}
+    )
 
 
 def fit_gmic(runs: list[Pairs], colours: np.ndarray, context: Context) -> list[Fit]:
@@ -235,15 +249,28 @@ def fit_gmic(runs: list[Pairs], colours: np.ndarray, context: Context) -> list[F
     Image.fromarray(as_rows(colours)).save(folder / "colours.png")
     fits = []
     for i, pairs in enumerate(runs):
-        (before, after), = pairs
+        ((before, after),) = pairs
         Image.fromarray(before).save(folder / "before.png")
         Image.fromarray(after).save(folder / "after.png")
         start = time.perf_counter()
-        gmic(str(folder / "after.png"), str(folder / "before.png"),
-             "fx_clut_from_ab", GMIC_CLUT.format(folder=folder, name=f"clut{i}.png"))
+        gmic(
+            str(folder / "after.png"),
+            str(folder / "before.png"),
+            "fx_clut_from_ab",
+            GMIC_CLUT.format(folder=folder, name=f"clut{i}.png"),
+        )
         seconds = time.perf_counter() - start
-        gmic(str(folder / "colours.png"), str(folder / f"clut{i}.png"), "map_clut[0]", "[1]",
-             "round[0]", "cut[0]", "0,255", "output[0]", str(folder / "mapped.png"))
+        gmic(
+            str(folder / "colours.png"),
+            str(folder / f"clut{i}.png"),
+            "map_clut[0]",
+            "[1]",
+            "round[0]",
+            "cut[0]",
+            "0,255",
+            "output[0]",
+            str(folder / "mapped.png"),
+        )
         fits.append(Fit(read_photo(folder / "mapped.png").reshape(-1, 3)[: len(colours)], seconds))
     return fits
 
@@ -274,10 +301,15 @@ def baseline_tree() -> Path:
     if not (BASELINE_TREE / "nnfilter").is_dir():
         log(f"making a worktree of {BASELINE_COMMIT} in {BASELINE_TREE.relative_to(ROOT)}")
         subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
-        subprocess.run(["git", "worktree", "add", "--detach", str(BASELINE_TREE), BASELINE_COMMIT],
-                       cwd=ROOT, check=True, capture_output=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=BASELINE_TREE, check=True, capture_output=True,
-                          text=True).stdout
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(BASELINE_TREE), BASELINE_COMMIT],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=BASELINE_TREE, check=True, capture_output=True, text=True
+    ).stdout
     if not head.startswith(BASELINE_COMMIT):
         raise RuntimeError(f"{BASELINE_TREE} is at {head[:7]}, not {BASELINE_COMMIT}")
     return BASELINE_TREE
@@ -298,13 +330,20 @@ def fit_baseline(runs: list[Pairs], colours: np.ndarray, context: Context) -> li
     job = {"tree": str(BASELINE_TREE), "seed": context.config.seed, "runs": files}
     (folder / "job.json").write_text(json.dumps(job))
     env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(BASELINE_TREE)}
-    subprocess.run([sys.executable, "-c", BASELINE_SCRIPT, str(folder)], cwd=BASELINE_TREE, env=env, check=True)
-    return [Fit(np.load(folder / f"out{i}.npy"), float((folder / f"seconds{i}.txt").read_text()))
-            for i in range(len(runs))]
+    subprocess.run(
+        [sys.executable, "-c", BASELINE_SCRIPT, str(folder)], cwd=BASELINE_TREE, env=env, check=True
+    )
+    return [
+        Fit(np.load(folder / f"out{i}.npy"), float((folder / f"seconds{i}.txt").read_text()))
+        for i in range(len(runs))
+    ]
 
 
 METHODS: dict[str, Callable[[list[Pairs], np.ndarray, Context], list[Fit]]] = {
-    "nnfilter": fit_nnfilter, "gmic": fit_gmic, "sklearn": fit_sklearn, "affine": fit_affine,
+    "nnfilter": fit_nnfilter,
+    "gmic": fit_gmic,
+    "sklearn": fit_sklearn,
+    "affine": fit_affine,
     "baseline": fit_baseline,
 }
 
@@ -328,7 +367,7 @@ class PhotoSet:
 
     def split(self, outputs: np.ndarray) -> dict[str, np.ndarray]:
         """Outputs for ``colours``, by photo."""
-        return {name: outputs[self.bounds[k]:self.bounds[k + 1]] for k, name in enumerate(self.photos)}
+        return {name: outputs[self.bounds[k] : self.bounds[k + 1]] for k, name in enumerate(self.photos)}
 
 
 WORKER: dict[str, PhotoSet] = {}  # the photo set, read once by each worker process (``load_photos``)
@@ -369,21 +408,32 @@ def run_look(task: Task) -> list[dict]:
     afters = {"lossless": exact, "JPEG": {name: jpeg_roundtrip(image) for name, image in exact.items()}}
     records = []
     for step in task.steps:
-        runs = [[(photos.photos[t].pixels, afters[step.after][t]) for t in training] for training in step.trainings]
+        runs = [
+            [(photos.photos[t].pixels, afters[step.after][t]) for t in training]
+            for training in step.trainings
+        ]
         with tempfile.TemporaryDirectory(prefix="nnfilter-realworld-") as folder:
             fits = METHODS[step.method](runs, photos.colours, Context(task.options, step, Path(folder)))
-        for training, fit in zip(step.trainings, fits):
+        for training, fit in zip(step.trainings, fits, strict=True):
             for name, outputs in photos.split(fit.outputs).items():
                 if name in training:
                     continue
                 photo = photos.photos[name]
                 mean, p99 = colour_scores(outputs, targets[name], photo.counts)
-                records.append({
-                    "look": task.look, "method": step.label, "after": step.after,
-                    "pairs": "one" if len(training) == 1 else "three", "training": "+".join(training),
-                    "photo": name, "mean": mean, "p99": p99, "unseen": fit.unseen_share(photo.pixels),
-                    "train_s": fit.seconds,
-                })
+                records.append(
+                    {
+                        "look": task.look,
+                        "method": step.label,
+                        "after": step.after,
+                        "pairs": "one" if len(training) == 1 else "three",
+                        "training": "+".join(training),
+                        "photo": name,
+                        "mean": mean,
+                        "p99": p99,
+                        "unseen": fit.unseen_share(photo.pixels),
+                        "train_s": fit.seconds,
+                    }
+                )
     return records
 
 
@@ -465,13 +515,18 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     """A Markdown table, less the columns this run measured nothing for (all "—")."""
     rows = [list(row) for row in rows]
     keep = [i for i in range(len(header)) if i == 0 or any(row[i] != "—" for row in rows)]
-    return ["| " + " | ".join(header[i] for i in keep) + " |", "|---" + "|---:" * (len(keep) - 1) + "|",
-            *("| " + " | ".join(row[i] for i in keep) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header[i] for i in keep) + " |",
+        "|---" + "|---:" * (len(keep) - 1) + "|",
+        *("| " + " | ".join(row[i] for i in keep) + " |" for row in rows),
+    ]
 
 
-NNFILTER_RUNS = {"JPEG": {"method": "nnfilter", "after": "JPEG", "pairs": "one"},
-                 "lossless": {"method": "nnfilter", "after": "lossless", "pairs": "one"},
-                 "3 pairs": {"method": "nnfilter", "after": "JPEG", "pairs": "three"}}
+NNFILTER_RUNS = {
+    "JPEG": {"method": "nnfilter", "after": "JPEG", "pairs": "one"},
+    "lossless": {"method": "nnfilter", "after": "lossless", "pairs": "one"},
+    "3 pairs": {"method": "nnfilter", "after": "JPEG", "pairs": "three"},
+}
 
 
 def others(records: list[dict]) -> list[str]:
@@ -492,11 +547,19 @@ def look_tables(records: list[dict], looks: Sequence[str]) -> list[str]:
             row += [cell(average(chosen, "mean")), cell(average(chosen, "p99"))]
         jpeg = select(scope, **NNFILTER_RUNS["JPEG"])
         rows.append(row + [share(average(jpeg, "unseen")), cell(average(jpeg, "train_s"))])
-        peer_rows.append([label] + [
-            f"{cell(average(chosen, 'mean'))} ({cell(average(chosen, 'p99'), 1)})"
-            for chosen in (select(scope, method=m, after="JPEG", pairs="one") for m in ["nnfilter", *peers])])
-    train_s = [cell(average(select(records, method=m, after="JPEG", pairs="one"), "train_s"))
-               for m in ["nnfilter", *peers]]
+        peer_rows.append(
+            [label]
+            + [
+                f"{cell(average(chosen, 'mean'))} ({cell(average(chosen, 'p99'), 1)})"
+                for chosen in (
+                    select(scope, method=m, after="JPEG", pairs="one") for m in ["nnfilter", *peers]
+                )
+            ]
+        )
+    train_s = [
+        cell(average(select(records, method=m, after="JPEG", pairs="one"), "train_s"))
+        for m in ["nnfilter", *peers]
+    ]
     peer_rows.append(["train s (mean)", *train_s])
     return [
         "### Per look: nnfilter",
@@ -505,8 +568,20 @@ def look_tables(records: list[dict], looks: Sequence[str]) -> list[str]:
         "share of held-out pixels in colours the training pair never showed (one pair; it depends on the "
         "photos, not the look); train s: seconds per training (one pair, JPEG).",
         "",
-        *table(["look", "JPEG mean", "JPEG p99", "lossless mean", "lossless p99", "3 pairs mean",
-                "3 pairs p99", "unseen", "train s"], rows),
+        *table(
+            [
+                "look",
+                "JPEG mean",
+                "JPEG p99",
+                "lossless mean",
+                "lossless p99",
+                "3 pairs mean",
+                "3 pairs p99",
+                "unseen",
+                "train s",
+            ],
+            rows,
+        ),
         "",
         "### Per look: nnfilter and peers (one pair, JPEG AFTER)",
         "",
@@ -525,13 +600,35 @@ def photo_table(records: list[dict], title: str, key: str, names: Sequence[str])
         jpeg = select(scope, **NNFILTER_RUNS["JPEG"])
         if not jpeg:
             continue
-        rows.append([name, cell(average(jpeg, "mean")), cell(average(jpeg, "p99")),
-                     cell(max(r["mean"] for r in jpeg)), share(average(jpeg, "unseen")),
-                     cell(average(select(scope, **NNFILTER_RUNS["lossless"]), "mean")),
-                     cell(average(select(scope, **NNFILTER_RUNS["3 pairs"]), "mean")),
-                     *(cell(average(select(scope, method=m, after="JPEG", pairs="one"), "mean")) for m in peers)])
-    return [title, "", *table([key, "JPEG mean", "JPEG p99", "JPEG worst mean", "unseen", "lossless mean",
-                               "3 pairs mean", *(f"{m} mean" for m in peers)], rows)]
+        rows.append(
+            [
+                name,
+                cell(average(jpeg, "mean")),
+                cell(average(jpeg, "p99")),
+                cell(max(r["mean"] for r in jpeg)),
+                share(average(jpeg, "unseen")),
+                cell(average(select(scope, **NNFILTER_RUNS["lossless"]), "mean")),
+                cell(average(select(scope, **NNFILTER_RUNS["3 pairs"]), "mean")),
+                *(cell(average(select(scope, method=m, after="JPEG", pairs="one"), "mean")) for m in peers),
+            ]
+        )
+    return [
+        title,
+        "",
+        *table(
+            [
+                key,
+                "JPEG mean",
+                "JPEG p99",
+                "JPEG worst mean",
+                "unseen",
+                "lossless mean",
+                "3 pairs mean",
+                *(f"{m} mean" for m in peers),
+            ],
+            rows,
+        ),
+    ]
 
 
 # --- targets ------------------------------------------------------------------------------------------
@@ -556,25 +653,44 @@ def worst(means: dict[str, float]) -> str:
 def targets(records: list[dict], looks: Sequence[str]) -> list[str]:
     """The targets, each met / not met with the figures measured."""
     jpeg = per_look(records, looks, **NNFILTER_RUNS["JPEG"])
-    lines = [verdict("one pair, JPEG AFTER: mean ΔE00 < 1.5 on every look", max(jpeg.values()) < 1.5, worst(jpeg)),
-             verdict("one pair, JPEG AFTER: mean ΔE00 < 1.0 averaged over looks", np.mean(list(jpeg.values())) < 1.0,
-                     f"{np.mean(list(jpeg.values())):.3f}")]
+    lines = [
+        verdict("one pair, JPEG AFTER: mean ΔE00 < 1.5 on every look", max(jpeg.values()) < 1.5, worst(jpeg)),
+        verdict(
+            "one pair, JPEG AFTER: mean ΔE00 < 1.0 averaged over looks",
+            np.mean(list(jpeg.values())) < 1.0,
+            f"{np.mean(list(jpeg.values())):.3f}",
+        ),
+    ]
     runs = select(records, **NNFILTER_RUNS["JPEG"])
     top = max(runs, key=lambda r: r["mean"])
     above = sum(r["mean"] > 3.0 for r in runs)
-    lines.append(verdict("one pair, JPEG AFTER: no held-out photo's mean ΔE00 above 3.0 (any look, any training "
-                         "photo)", above == 0, f"{above} of {len(runs)} above; worst {top['photo']} with "
-                         f"{top['look']} trained on {top['training']}: {top['mean']:.2f}"))
+    lines.append(
+        verdict(
+            "one pair, JPEG AFTER: no held-out photo's mean ΔE00 above 3.0 (any look, any training photo)",
+            above == 0,
+            f"{above} of {len(runs)} above; worst {top['photo']} with "
+            f"{top['look']} trained on {top['training']}: {top['mean']:.2f}",
+        )
+    )
     three = per_look(records, looks, **NNFILTER_RUNS["3 pairs"])
-    lines.append(verdict("three pairs, JPEG AFTERs: mean ΔE00 < 1.0 on every look",
-                         max(three.values()) < 1.0 if three else None, worst(three) if three else ""))
+    lines.append(
+        verdict(
+            "three pairs, JPEG AFTERs: mean ΔE00 < 1.0 on every look",
+            max(three.values()) < 1.0 if three else None,
+            worst(three) if three else "",
+        )
+    )
     lossless = per_look(records, looks, **NNFILTER_RUNS["lossless"])
     if lossless:
         gaps = {name: jpeg[name] - lossless[name] for name in lossless}
         far = max(gaps, key=lambda n: abs(gaps[n]))
-        lines.append(verdict("JPEG AFTER within 0.3 ΔE00 of the lossless AFTER, look by look",
-                             abs(gaps[far]) <= 0.3, f"largest gap {far}: {gaps[far]:+.2f}, "
-                             f"mean gap {np.mean(list(gaps.values())):+.3f}"))
+        lines.append(
+            verdict(
+                "JPEG AFTER within 0.3 ΔE00 of the lossless AFTER, look by look",
+                abs(gaps[far]) <= 0.3,
+                f"largest gap {far}: {gaps[far]:+.2f}, mean gap {np.mean(list(gaps.values())):+.3f}",
+            )
+        )
     else:
         lines.append(verdict("JPEG AFTER within 0.3 ΔE00 of the lossless AFTER, look by look", None, ""))
     default = np.mean(list(jpeg.values()))
@@ -584,7 +700,9 @@ def targets(records: list[dict], looks: Sequence[str]) -> list[str]:
         text = f"--hidden {','.join(map(str, size))} not worse than the default by more than 0.2, over looks"
         if sized:
             gap = np.mean(list(sized.values())) - default
-            lines.append(verdict(text, gap <= 0.2, f"{np.mean(list(sized.values())):.3f} vs {default:.3f}: {gap:+.3f}"))
+            lines.append(
+                verdict(text, gap <= 0.2, f"{np.mean(list(sized.values())):.3f} vs {default:.3f}: {gap:+.3f}")
+            )
         else:
             lines.append(verdict(text, None, "run with --sizes"))
     peers = [m for m in others(records) if not m.startswith("nnfilter")]
@@ -598,9 +716,16 @@ def targets(records: list[dict], looks: Sequence[str]) -> list[str]:
             if len(names) > 6:
                 details.append(f"vs {m}: {len(names)} looks, {ties} of them ties")
             elif names:
-                details.append(f"vs {m}: " + ", ".join(f"{n} {jpeg[n]:.2f} ≥ {beaten[m][n]:.2f}" for n in names))
-        lines.append(verdict("better than every peer on every look (one pair, JPEG AFTER)", not details,
-                             f"looks won: {wins}" + (f"; not better {'; '.join(details)}" if details else "")))
+                details.append(
+                    f"vs {m}: " + ", ".join(f"{n} {jpeg[n]:.2f} ≥ {beaten[m][n]:.2f}" for n in names)
+                )
+        lines.append(
+            verdict(
+                "better than every peer on every look (one pair, JPEG AFTER)",
+                not details,
+                f"looks won: {wins}" + (f"; not better {'; '.join(details)}" if details else ""),
+            )
+        )
     else:
         lines.append(verdict("better than every peer on every look", None, "no peers run"))
     return lines
@@ -611,6 +736,7 @@ def targets(records: list[dict], looks: Sequence[str]) -> list[str]:
 
 def code_version() -> str:
     """The commit, and which files of nnfilter/ had uncommitted changes."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
@@ -633,7 +759,11 @@ def tool_versions(peers: Sequence[str]) -> str:
     """The versions of the data packages and the peers' tools."""
     import pilgram
 
-    parts = [package_version("digikam-data"), package_version("mate-backgrounds"), f"pilgram {pilgram.__version__}"]
+    parts = [
+        package_version("digikam-data"),
+        package_version("mate-backgrounds"),
+        f"pilgram {pilgram.__version__}",
+    ]
     if "gmic" in peers:
         out = subprocess.run(["gmic", "-version"], capture_output=True, text=True).stdout
         version = re.search(r"Version (\d[\d.]*)", re.sub(r"\x1b\[[\d;]*m", "", out))
@@ -661,30 +791,58 @@ def run_all(tasks: list[Task], paths: dict[str, Path], workers: int) -> list[dic
 
 def report(records: list[dict], looks: Sequence[str], photos: Sequence[str], header: list[str]) -> str:
     """The Markdown report: header, targets, tables."""
-    return "\n".join([
-        *header, "", "### Targets", "", *targets(records, looks), "", *look_tables(records, looks), "",
-        *photo_table(records, "### Per held-out photo (over looks and the training photos it was held out from)",
-                     "photo", photos), "",
-        *photo_table(records, "### Per training photo (over looks and held-out photos)", "training",
-                     TRAINING),
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                *header,
+                "",
+                "### Targets",
+                "",
+                *targets(records, looks),
+                "",
+                *look_tables(records, looks),
+                "",
+                *photo_table(
+                    records,
+                    "### Per held-out photo (over looks and the training photos it was held out from)",
+                    "photo",
+                    photos,
+                ),
+                "",
+                *photo_table(
+                    records, "### Per training photo (over looks and held-out photos)", "training", TRAINING
+                ),
+            ]
+        )
+        + "\n"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="nnfilter, JPEG AFTER, one pair only (no peers "
-                        "unless --peers names some)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="nnfilter, JPEG AFTER, one pair only (no peers unless --peers names some)",
+    )
     parser.add_argument("--sizes", action="store_true", help="also nnfilter with --hidden 32,32 and 64,64")
-    parser.add_argument("--peers", help=f"comma list of {', '.join(PEERS)}, or all / none (default all, "
-                        "none with --quick)")
-    parser.add_argument("--looks", help="comma list of looks (default all: dk-NAME for digiKam's LUTs, "
-                        "pg-NAME for pilgram's global filters; the report's header lists them)")
+    parser.add_argument(
+        "--peers", help=f"comma list of {', '.join(PEERS)}, or all / none (default all, none with --quick)"
+    )
+    parser.add_argument(
+        "--looks",
+        help="comma list of looks (default all: dk-NAME for digiKam's LUTs, "
+        "pg-NAME for pilgram's global filters; the report's header lists them)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--json", type=Path, help="write every record (and the report) here")
     add_train_options(parser)
     args = parser.parse_args()
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-               if getattr(args, f.name, None) is not None}
+    options = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
 
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
@@ -715,8 +873,11 @@ def main() -> None:
         f"(`nproc` = {os.cpu_count()}; load average {load_at_start:.2f} at the start, "
         f"{os.getloadavg()[0]:.2f} at the end: train s figures are as noisy as the machine is busy)",
         f"- code: {code} (nnfilter imported from {Path(nnfilter.__file__).parent}, files digest {digest}"
-        + (f"; **they changed during the run, to {code_digest()}: the figures may mix versions**)" if changed
-           else ", unchanged during the run)")
+        + (
+            f"; **they changed during the run, to {code_digest()}: the figures may mix versions**)"
+            if changed
+            else ", unchanged during the run)"
+        )
         + f"; options: {options or 'defaults'}; baseline: defaults at {BASELINE_COMMIT}",
         f"- data: {tool_versions(peers)}",
         f"- looks ({len(looks)}): {', '.join(looks)}; pilgram filters left out as not global "
@@ -730,7 +891,9 @@ def main() -> None:
     REPORT.write_text(text)
     log(f"report written to {REPORT.relative_to(ROOT)}")
     if args.json:
-        args.json.write_text(json.dumps({"header": header, "records": records, "report": text}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps({"header": header, "records": records, "report": text}, indent=1) + "\n"
+        )
         log(f"records written to {args.json}")
 
 

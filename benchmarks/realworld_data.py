@@ -31,14 +31,35 @@ CACHE = ROOT / "benchmarks" / "work" / "realworld"
 SAMPLES = ROOT / "sample_images"
 
 #: digiKam's 16³ LUT strips (not the Hald CLUTs beside them: original, summer, tokyo).
-DIGIKAM_LUTS = ("bleach", "blue_crush", "bw_contrast", "instant", "punch", "vintage", "washout",
-                "washout_color", "x_process")
+DIGIKAM_LUTS = (
+    "bleach",
+    "blue_crush",
+    "bw_contrast",
+    "instant",
+    "punch",
+    "vintage",
+    "washout",
+    "washout_color",
+    "x_process",
+)
 DIGIKAM_LUT_DIR = "usr/share/digikam/data/lut3d"
 
 #: The photos of mate-backgrounds' nature folder: all real photos (the abstract and desktop folders
 #: hold drawings, a painting and a logo, which are left out).
-MATE_PHOTOS = ("Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird",
-               "RainDrops", "Storm", "TwoWings", "Wood", "YellowFlower")
+MATE_PHOTOS = (
+    "Aqua",
+    "Blinds",
+    "Dune",
+    "FreshFlower",
+    "Garden",
+    "GreenMeadow",
+    "LadyBird",
+    "RainDrops",
+    "Storm",
+    "TwoWings",
+    "Wood",
+    "YellowFlower",
+)
 MATE_PHOTO_DIR = "usr/share/backgrounds/mate/nature"
 #: The photos of sample_images/ (not after.jpg, which is an edited photo).
 SAMPLE_PHOTOS = ("before", "test1", "test2", "test3", "test4")

@@ -80,10 +80,28 @@ class Plan:
     sklearn_budget: float
 
 
-FULL = Plan(train_runs=5, curve=(0.25, 0.5, 2, 4, 10), apply_runs=11, batch_files=20, batch_runs=3,
-            memory_runs=2, folder_files=200, folder_runs=5, sklearn_budget=30.0)
-QUICK = Plan(train_runs=2, curve=(0.5, 2), apply_runs=2, batch_files=4, batch_runs=1,
-             memory_runs=1, folder_files=40, folder_runs=1, sklearn_budget=5.0)
+FULL = Plan(
+    train_runs=5,
+    curve=(0.25, 0.5, 2, 4, 10),
+    apply_runs=11,
+    batch_files=20,
+    batch_runs=3,
+    memory_runs=2,
+    folder_files=200,
+    folder_runs=5,
+    sklearn_budget=30.0,
+)
+QUICK = Plan(
+    train_runs=2,
+    curve=(0.5, 2),
+    apply_runs=2,
+    batch_files=4,
+    batch_runs=1,
+    memory_runs=1,
+    folder_files=40,
+    folder_runs=1,
+    sklearn_budget=5.0,
+)
 
 
 def log(message: str) -> None:
@@ -121,16 +139,25 @@ def run(cmd: list[str], extra_env: dict[str, str] | None = None) -> Run:
     """Run ``cmd`` in benchmarks/work under /usr/bin/time -v: its wall time and peak RSS."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         start = time.perf_counter()
-        proc = subprocess.run([TIME, "-v", "-o", report.name, *cmd], cwd=WORK, env=subprocess_env(extra_env),
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [TIME, "-v", "-o", report.name, *cmd],
+            cwd=WORK,
+            env=subprocess_env(extra_env),
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - start
         text = report.read()
     if proc.returncode != 0:
         raise RuntimeError(f"`{shown(cmd, extra_env)}` failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     cpu = re.search(r"Percent of CPU this job got: (\d+)%", text)
-    return Run(wall, int(match.group(1)) / 1024 if match else float("nan"),
-               float(cpu.group(1)) if cpu else float("nan"), proc.stdout)
+    return Run(
+        wall,
+        int(match.group(1)) / 1024 if match else float("nan"),
+        float(cpu.group(1)) if cpu else float("nan"),
+        proc.stdout,
+    )
 
 
 @dataclass
@@ -179,7 +206,7 @@ def spread(xs: list[float], unit: str = "s", digits: int = 2) -> str:
 
 def ratio(a: list[float], b: list[float]) -> str:
     """Ratio of medians, with the range of the ratios of runs made side by side."""
-    paired = [x / y for x, y in zip(a, b)]
+    paired = [x / y for x, y in zip(a, b, strict=True)]
     text = f"{med(a) / med(b):.2f}×"
     if len(paired) > 1:
         text += f" (per run {min(paired):.2f}–{max(paired):.2f}×)"
@@ -290,7 +317,9 @@ def held_out_photo(path: Path) -> None:
     for source in SOURCES[1:]:
         with Image.open(SAMPLES / source) as image:
             w, h = image.size
-            parts.append(np.asarray(image.convert("RGB").resize((round(w * height / h), height), Image.LANCZOS)))
+            parts.append(
+                np.asarray(image.convert("RGB").resize((round(w * height / h), height), Image.LANCZOS))
+            )
     save_jpeg(noisy(np.concatenate(parts, axis=1), 7), path, 92)
 
 
@@ -319,11 +348,17 @@ def prepare_inputs(plan: Plan) -> dict[str, object]:
     log(f"inputs ready ({time.perf_counter() - start:.0f} s)")
     b12 = load_rgb(INPUTS / "B12.jpg")
     return {
-        "batch": batch, "folder": folder,
+        "batch": batch,
+        "folder": folder,
         "distinct_12": len(distinct_colours(b12)[0]),
-        "sizes_mb": {name: (INPUTS / name).stat().st_size / 1e6 for name in ("B12.jpg", "A12.jpg", "B24.jpg", "H100.jpg")}
-        | {"pool24 (each, mean)": np.mean([p.stat().st_size for p in pool24]) / 1e6,
-           "pool2 (each, mean)": np.mean([p.stat().st_size for p in pool2]) / 1e6},
+        "sizes_mb": {
+            name: (INPUTS / name).stat().st_size / 1e6
+            for name in ("B12.jpg", "A12.jpg", "B24.jpg", "H100.jpg")
+        }
+        | {
+            "pool24 (each, mean)": np.mean([p.stat().st_size for p in pool24]) / 1e6,
+            "pool2 (each, mean)": np.mean([p.stat().st_size for p in pool2]) / 1e6,
+        },
     }
 
 
@@ -374,24 +409,32 @@ def section_train(plan: Plan, held_out: Target, train_photo: Target) -> tuple[li
     log(f"train: default options, interleaved with OPENBLAS_NUM_THREADS={blas_threads} (diagnostic)")
     base = nnfilter_cmd("train", "inputs/B12.jpg", "inputs/A12.jpg", "-o", "models/m.npz", "--force")
     default = Case("default", base)
-    blas_n = Case(f"OPENBLAS_NUM_THREADS={blas_threads}",
-                  nnfilter_cmd("train", "inputs/B12.jpg", "inputs/A12.jpg", "-o", "models/m-blas.npz", "--force"),
-                  {"OPENBLAS_NUM_THREADS": blas_threads})
+    blas_n = Case(
+        f"OPENBLAS_NUM_THREADS={blas_threads}",
+        nnfilter_cmd("train", "inputs/B12.jpg", "inputs/A12.jpg", "-o", "models/m-blas.npz", "--force"),
+        {"OPENBLAS_NUM_THREADS": blas_threads},
+    )
     interleave([default, blas_n], plan.train_runs)
     info = json.loads(run(nnfilter_cmd("info", "--json", "models/m.npz")).stdout)
     epochs = int(info["epochs_run"])
 
     def quality(path: str) -> tuple[float, float]:
         look = Look.load(WORK / path)
-        return (held_out.mean_de(look_output(look, held_out.colours)),
-                train_photo.mean_de(look_output(look, train_photo.colours)))
+        return (
+            held_out.mean_de(look_output(look, held_out.colours)),
+            train_photo.mean_de(look_output(look, train_photo.colours)),
+        )
 
     rows = [(1.0, epochs, default.walls, *quality("models/m.npz"))]
     for factor in plan.curve:
         n = max(1, round(factor * epochs))
         log(f"train: --epochs {n} ({factor}x)")
         path = f"models/m-x{factor:g}.npz"
-        r = run(nnfilter_cmd("train", "inputs/B12.jpg", "inputs/A12.jpg", "-o", path, "--force", "--epochs", str(n)))
+        r = run(
+            nnfilter_cmd(
+                "train", "inputs/B12.jpg", "inputs/A12.jpg", "-o", path, "--force", "--epochs", str(n)
+            )
+        )
         rows.append((factor, n, [r.wall], *quality(path)))
     rows.sort()
 
@@ -415,20 +458,34 @@ def section_train(plan: Plan, held_out: Target, train_photo: Target) -> tuple[li
         "|---:|---:|---:|---:|---:|",
     ]
     for factor, n, walls, de_held, de_train in rows:
-        lines.append(f"| {n} | {factor:g}× | {spread(walls) if len(walls) > 1 else f'{walls[0]:.2f} s'} | "
-                     f"{de_held:.3f} | {de_train:.3f} |")
+        lines.append(
+            f"| {n} | {factor:g}× | {spread(walls) if len(walls) > 1 else f'{walls[0]:.2f} s'} | "
+            f"{de_held:.3f} | {de_train:.3f} |"
+        )
     default_row = next(r for r in rows if r[0] == 1.0)
     longest = rows[-1]
-    verdicts = [Verdict("train a 12 MP pair with default options in ≤ 3 s", med(default.walls) <= 3.0,
-                        f"{med(default.walls):.2f} s median")]
+    verdicts = [
+        Verdict(
+            "train a 12 MP pair with default options in ≤ 3 s",
+            med(default.walls) <= 3.0,
+            f"{med(default.walls):.2f} s median",
+        )
+    ]
     gap = default_row[3] - longest[3]
-    verdicts.append(Verdict(
-        f"default within 0.1 ΔE00 of the {longest[0]:g}× run (held-out)",
-        gap <= 0.1 if longest[0] >= 10 else None,
-        f"{default_row[3]:.3f} vs {longest[3]:.3f}: {gap:+.3f}" + ("" if longest[0] >= 10 else " (quick: no 10× run)")
-        + f"; on the training photo {default_row[4]:.3f} vs {longest[4]:.3f}: {default_row[4] - longest[4]:+.3f}",
-    ))
-    return lines, verdicts, {"default_wall": med(default.walls), "default_de": default_row[3], "epochs": epochs}
+    verdicts.append(
+        Verdict(
+            f"default within 0.1 ΔE00 of the {longest[0]:g}× run (held-out)",
+            gap <= 0.1 if longest[0] >= 10 else None,
+            f"{default_row[3]:.3f} vs {longest[3]:.3f}: {gap:+.3f}"
+            + ("" if longest[0] >= 10 else " (quick: no 10× run)")
+            + f"; on the training photo {default_row[4]:.3f} vs {longest[4]:.3f}: {default_row[4] - longest[4]:+.3f}",
+        )
+    )
+    return (
+        lines,
+        verdicts,
+        {"default_wall": med(default.walls), "default_de": default_row[3], "epochs": epochs},
+    )
 
 
 def section_sklearn(plan: Plan, held_out: Target, reference: dict) -> list[str]:
@@ -437,8 +494,10 @@ def section_sklearn(plan: Plan, held_out: Target, reference: dict) -> list[str]:
         import sklearn
         from sklearn.neural_network import MLPRegressor
     except ImportError:
-        return lines + ["Skipped: scikit-learn is not installed (`pip install scikit-learn`; a benchmark-only "
-                        "dependency, not nnfilter's)."]
+        return lines + [
+            "Skipped: scikit-learn is not installed (`pip install scikit-learn`; a benchmark-only "
+            "dependency, not nnfilter's)."
+        ]
     log("train: scikit-learn")
     start = time.perf_counter()
     before, after = load_rgb(INPUTS / "B12.jpg"), load_rgb(INPUTS / "A12.jpg")
@@ -464,7 +523,7 @@ def section_sklearn(plan: Plan, held_out: Target, reference: dict) -> list[str]:
                 break
     same_time = [p for p in points if p[1] <= reference["default_wall"]]
     lines += [
-        f"scikit-learn {sklearn.__version__}, `MLPRegressor(hidden_layer_sizes=(16, 16), activation=\"logistic\")` "
+        f'scikit-learn {sklearn.__version__}, `MLPRegressor(hidden_layer_sizes=(16, 16), activation="logistic")` '
         f"(otherwise defaults: Adam, lr 0.001, batches of 200), RGB → RGB, trained with `partial_fit` "
         f"(one epoch each) on {SUBSAMPLE:,} random pixels of the same 12 MP pair, in this process. "
         f"Time = reading the pair and sampling ({prep:.2f} s) + fitting (held-out evaluation not counted); "
@@ -472,43 +531,64 @@ def section_sklearn(plan: Plan, held_out: Target, reference: dict) -> list[str]:
         "",
     ]
     if reached:
-        lines.append(f"- reached nnfilter's default quality ({reference['default_de']:.3f}) after epoch {reached[0]}: "
-                     f"**{reached[1]:.1f} s**, vs {reference['default_wall']:.2f} s for `nnfilter train` "
-                     f"({reached[1] / reference['default_wall']:.1f}×).")
+        lines.append(
+            f"- reached nnfilter's default quality ({reference['default_de']:.3f}) after epoch {reached[0]}: "
+            f"**{reached[1]:.1f} s**, vs {reference['default_wall']:.2f} s for `nnfilter train` "
+            f"({reached[1] / reference['default_wall']:.1f}×)."
+        )
     else:
         best = min(points, key=lambda p: p[2])
-        lines.append(f"- did **not** reach nnfilter's default quality ({reference['default_de']:.3f}) within "
-                     f"{plan.sklearn_budget:.0f} s of fitting ({epoch} epochs, {prep + fit:.1f} s in all): best held-out "
-                     f"ΔE00 {best[2]:.3f} (epoch {best[0]}, {best[1]:.1f} s).")
+        lines.append(
+            f"- did **not** reach nnfilter's default quality ({reference['default_de']:.3f}) within "
+            f"{plan.sklearn_budget:.0f} s of fitting ({epoch} epochs, {prep + fit:.1f} s in all): best held-out "
+            f"ΔE00 {best[2]:.3f} (epoch {best[0]}, {best[1]:.1f} s)."
+        )
     if same_time:
         p = same_time[-1]
-        lines.append(f"- in nnfilter's default time ({reference['default_wall']:.2f} s) it reached held-out ΔE00 "
-                     f"**{p[2]:.3f}** (epoch {p[0]}, {p[1]:.2f} s) vs nnfilter's {reference['default_de']:.3f}.")
+        lines.append(
+            f"- in nnfilter's default time ({reference['default_wall']:.2f} s) it reached held-out ΔE00 "
+            f"**{p[2]:.3f}** (epoch {p[0]}, {p[1]:.2f} s) vs nnfilter's {reference['default_de']:.3f}."
+        )
     else:
-        lines.append(f"- its first epoch already took longer than nnfilter's whole default run "
-                     f"({points[0][1]:.2f} s, ΔE00 {points[0][2]:.3f}).")
+        lines.append(
+            f"- its first epoch already took longer than nnfilter's whole default run "
+            f"({points[0][1]:.2f} s, ΔE00 {points[0][2]:.3f})."
+        )
     return lines
 
 
 def section_apply(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict], dict]:
     log("apply: one 24 MP JPEG")
-    nn = Case("nnfilter apply", nnfilter_cmd("apply", "-m", "models/m.npz", "inputs/B24.jpg", "-o",
-                                             "out/apply-nn.jpg", "--force"))
+    nn = Case(
+        "nnfilter apply",
+        nnfilter_cmd("apply", "-m", "models/m.npz", "inputs/B24.jpg", "-o", "out/apply-nn.jpg", "--force"),
+    )
     pil = Case("Pillow read+write", [PYTHON, "../pillow_rw.py", "inputs/B24.jpg", "out/apply-pillow.jpg"])
     nn_j1 = Case("nnfilter apply --jobs 1 (one core)", [*nn.cmd, "--jobs", "1"])
     version = Case("start-up: nnfilter --version", nnfilter_cmd("--version"))
-    imp_nn = Case("start-up: import what apply uses (nnfilter.cli, nnfilter.look)",
-                  [PYTHON, "-c", "import nnfilter.cli, nnfilter.look"], {"OPENBLAS_NUM_THREADS": "1"})
+    imp_nn = Case(
+        "start-up: import what apply uses (nnfilter.cli, nnfilter.look)",
+        [PYTHON, "-c", "import nnfilter.cli, nnfilter.look"],
+        {"OPENBLAS_NUM_THREADS": "1"},
+    )
     imp_pil = Case("start-up: import PIL.Image", [PYTHON, "-c", "import PIL.Image"])
     single = interleave([nn, pil, nn_j1, version, imp_nn, imp_pil], plan.apply_runs)
 
     log(f"apply: a batch of {plan.batch_files} 24 MP JPEGs")
     folder = inputs["batch"].relative_to(WORK)
-    b_nn1 = Case("nnfilter apply FOLDER --jobs 1", nnfilter_cmd("apply", "-m", "models/m.npz", str(folder), "-o",
-                                                                "out/batch-nn-j1", "--force", "--jobs", "1"))
-    b_pil = Case("Pillow loop, one process", [PYTHON, "../pillow_rw.py", "--dir", str(folder), "out/batch-pillow"])
-    b_nn = Case("nnfilter apply FOLDER (default --jobs = cores)",
-                nnfilter_cmd("apply", "-m", "models/m.npz", str(folder), "-o", "out/batch-nn", "--force"))
+    b_nn1 = Case(
+        "nnfilter apply FOLDER --jobs 1",
+        nnfilter_cmd(
+            "apply", "-m", "models/m.npz", str(folder), "-o", "out/batch-nn-j1", "--force", "--jobs", "1"
+        ),
+    )
+    b_pil = Case(
+        "Pillow loop, one process", [PYTHON, "../pillow_rw.py", "--dir", str(folder), "out/batch-pillow"]
+    )
+    b_nn = Case(
+        "nnfilter apply FOLDER (default --jobs = cores)",
+        nnfilter_cmd("apply", "-m", "models/m.npz", str(folder), "-o", "out/batch-nn", "--force"),
+    )
     interleave([b_nn1, b_pil, b_nn], plan.batch_runs)
 
     lines = ["### Apply: one 24 MP JPEG → JPEG, end to end", ""]
@@ -527,10 +607,16 @@ def section_apply(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict], d
     ]
     lines += [f"    {c.command}" for c in (b_nn1, b_pil, b_nn)] + [""]
     lines += ["| process | wall time | per photo | CPU¹ | peak RSS¹ |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {c.name} | {spread(c.walls)} | {med(c.walls) / plan.batch_files:.2f} s | {c.cpu:.0f}% | "
-              f"{med(c.rss):.0f} MB |" for c in (b_nn1, b_pil, b_nn)]
-    lines += ["", "¹ `/usr/bin/time` does not see the worker processes of `--jobs 2` (they are children of "
-              "multiprocessing's fork server): for that row CPU and RSS are the main process's only."]
+    lines += [
+        f"| {c.name} | {spread(c.walls)} | {med(c.walls) / plan.batch_files:.2f} s | {c.cpu:.0f}% | "
+        f"{med(c.rss):.0f} MB |"
+        for c in (b_nn1, b_pil, b_nn)
+    ]
+    lines += [
+        "",
+        "¹ `/usr/bin/time` does not see the worker processes of `--jobs 2` (they are children of "
+        "multiprocessing's fork server): for that row CPU and RSS are the main process's only.",
+    ]
     lines += [
         "",
         f"Ratio nnfilter `--jobs 1` / Pillow loop (one core each): **{ratio(b_nn1.walls, b_pil.walls)}**; "
@@ -538,14 +624,22 @@ def section_apply(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict], d
         f"{ratio(b_nn.walls, b_pil.walls)}.",
     ]
     verdicts = [
-        Verdict("apply a 24 MP JPEG end to end in ≤ 2× Pillow read+write", med(nn.walls) <= 2 * med(pil.walls),
-                f"{med(nn.walls) / med(pil.walls):.2f}×: {med(nn.walls):.2f} s vs {med(pil.walls):.2f} s"),
-        Verdict(f"batch of {plan.batch_files} × 24 MP in ≤ 1.3× a Pillow loop, `nnfilter apply FOLDER` as users "
-                f"run it (default `--jobs {os.cpu_count()}`)", med(b_nn.walls) <= 1.3 * med(b_pil.walls),
-                f"{med(b_nn.walls) / med(b_pil.walls):.2f}×: {med(b_nn.walls):.1f} s vs {med(b_pil.walls):.1f} s"),
-        Verdict(f"the same with `--jobs 1` (one worker, like the Pillow loop's one process)",
-                med(b_nn1.walls) <= 1.3 * med(b_pil.walls),
-                f"{med(b_nn1.walls) / med(b_pil.walls):.2f}×: {med(b_nn1.walls):.1f} s vs {med(b_pil.walls):.1f} s"),
+        Verdict(
+            "apply a 24 MP JPEG end to end in ≤ 2× Pillow read+write",
+            med(nn.walls) <= 2 * med(pil.walls),
+            f"{med(nn.walls) / med(pil.walls):.2f}×: {med(nn.walls):.2f} s vs {med(pil.walls):.2f} s",
+        ),
+        Verdict(
+            f"batch of {plan.batch_files} × 24 MP in ≤ 1.3× a Pillow loop, `nnfilter apply FOLDER` as users "
+            f"run it (default `--jobs {os.cpu_count()}`)",
+            med(b_nn.walls) <= 1.3 * med(b_pil.walls),
+            f"{med(b_nn.walls) / med(b_pil.walls):.2f}×: {med(b_nn.walls):.1f} s vs {med(b_pil.walls):.1f} s",
+        ),
+        Verdict(
+            "the same with `--jobs 1` (one worker, like the Pillow loop's one process)",
+            med(b_nn1.walls) <= 1.3 * med(b_pil.walls),
+            f"{med(b_nn1.walls) / med(b_pil.walls):.2f}×: {med(b_nn1.walls):.1f} s vs {med(b_pil.walls):.1f} s",
+        ),
     ]
     return lines, verdicts, {"apply_nn": med(nn.walls), "apply_pil": med(pil.walls)}
 
@@ -580,7 +674,9 @@ def section_accuracy_and_breakdown(plan: Plan) -> tuple[list[str], list[Verdict]
     t_first, t_next = [p[0] for p in pairs], [p[1] for p in pairs]
     t_fast, fast_out = timed(lambda: apply_to_image(model, image.copy(), True, method), runs)
     t_save, _ = timed(lambda: save_image(fast_out, WORK / "out" / "breakdown.jpg", overwrite=True), runs)
-    t_encode, _ = timed(lambda: fast_out.save(WORK / "out" / "breakdown-plain.jpg", quality=95, subsampling=0), runs)
+    t_encode, _ = timed(
+        lambda: fast_out.save(WORK / "out" / "breakdown-plain.jpg", quality=95, subsampling=0), runs
+    )
     t_exact, exact_out = timed(lambda: apply_to_image(model, image.copy(), True, "exact"), 1)
     t_fast1, _ = timed(lambda: apply_to_image(model, image.copy(), True, method, threads=1), runs)
 
@@ -588,7 +684,9 @@ def section_accuracy_and_breakdown(plan: Plan) -> tuple[list[str], list[Verdict]
     fast_px, exact_px = np.asarray(fast_out)[..., :3], np.asarray(exact_out)[..., :3]
     diff = np.zeros(fast_px.shape[:2], np.uint8)
     for c in range(3):
-        np.maximum(diff, np.abs(fast_px[..., c].astype(np.int16) - exact_px[..., c]).astype(np.uint8), out=diff)
+        np.maximum(
+            diff, np.abs(fast_px[..., c].astype(np.int16) - exact_px[..., c]).astype(np.uint8), out=diff
+        )
     within1 = float((diff <= 1).mean())
     worst = int(diff.max())
     histogram = np.bincount(diff.ravel(), minlength=worst + 1)
@@ -603,15 +701,15 @@ def section_accuracy_and_breakdown(plan: Plan) -> tuple[list[str], list[Verdict]
         f"| `open_image` (decode, EXIF transpose) | {spread(t_open)} |",
         f"| `Look.apply`, first photo (builds the look's {method}) | {spread(t_first)} |",
         f"| `Look.apply`, another 24 MP photo with the same `Look` (as in a batch) | {spread(t_next)} |",
-        f"| `apply_to_image(..., \"{method}\")` ({mpx / med(t_fast):.0f} Mpx/s) | {spread(t_fast)} |",
+        f'| `apply_to_image(..., "{method}")` ({mpx / med(t_fast):.0f} Mpx/s) | {spread(t_fast)} |',
         f"| `save_image` JPEG q95 4:4:4 (temp file, fsync, rename) | {spread(t_save)} |",
         f"| Pillow `save(quality=95, subsampling=0)` alone | {spread(t_encode)} |",
-        f"| `apply_to_image(..., \"exact\")` ({mpx / med(t_exact):.1f} Mpx/s) | {spread(t_exact)} |",
-        f"| `apply_to_image(..., \"{method}\", threads=1)` ({mpx / med(t_fast1):.0f} Mpx/s) | {spread(t_fast1)} |",
+        f'| `apply_to_image(..., "exact")` ({mpx / med(t_exact):.1f} Mpx/s) | {spread(t_exact)} |',
+        f'| `apply_to_image(..., "{method}", threads=1)` ({mpx / med(t_fast1):.0f} Mpx/s) | {spread(t_fast1)} |',
         "",
-        f"### Apply: fast path (`\"{method}\"`) vs exact path (24 MP photo)",
+        f'### Apply: fast path (`"{method}"`) vs exact path (24 MP photo)',
         "",
-        f"`nnfilter.apply.apply_to_image(model, image, True, \"{method}\")` vs `\"exact\"`, max abs difference over "
+        f'`nnfilter.apply.apply_to_image(model, image, True, "{method}")` vs `"exact"`, max abs difference over '
         "R, G, B per pixel:",
         "",
         f"- pixels within 1 level: **{100 * within1:.4f}%**; maximum difference: **{worst}**",
@@ -621,25 +719,32 @@ def section_accuracy_and_breakdown(plan: Plan) -> tuple[list[str], list[Verdict]
         f"{100 * off[~extreme].mean():.3f}% of the other pixels.",
     ]
     verdicts = [
-        Verdict(f"fast path (\"{method}\") within 1 level of exact on ≥ 99.9% of pixels", within1 >= 0.999,
-                f"{100 * within1:.4f}%"),
-        Verdict(f"fast path (\"{method}\") never more than 2 levels from exact", worst <= 2, f"max {worst}"),
+        Verdict(
+            f'fast path ("{method}") within 1 level of exact on ≥ 99.9% of pixels',
+            within1 >= 0.999,
+            f"{100 * within1:.4f}%",
+        ),
+        Verdict(f'fast path ("{method}") never more than 2 levels from exact', worst <= 2, f"max {worst}"),
     ]
     return lines, verdicts, {"fast_s": med(t_fast), "exact_s": med(t_exact), "method": method}
 
 
 def section_memory(plan: Plan) -> tuple[list[str], list[Verdict]]:
     log("memory: 100 MP apply vs Pillow")
-    nn = Case("nnfilter apply", nnfilter_cmd("apply", "-m", "models/m.npz", "inputs/H100.jpg", "-o",
-                                             "out/h100-nn.jpg", "--force"))
+    nn = Case(
+        "nnfilter apply",
+        nnfilter_cmd("apply", "-m", "models/m.npz", "inputs/H100.jpg", "-o", "out/h100-nn.jpg", "--force"),
+    )
     pil = Case("Pillow read+write", [PYTHON, "../pillow_rw.py", "inputs/H100.jpg", "out/h100-pillow.jpg"])
     interleave([nn, pil], plan.memory_runs)
     log("memory: train on a 24 MP pair")
-    tr = Case("nnfilter train (24 MP pair)", nnfilter_cmd("train", "inputs/B24.jpg", "inputs/A24.jpg", "-o",
-                                                          "models/m24.npz", "--force"))
+    tr = Case(
+        "nnfilter train (24 MP pair)",
+        nnfilter_cmd("train", "inputs/B24.jpg", "inputs/A24.jpg", "-o", "models/m24.npz", "--force"),
+    )
     interleave([tr], plan.memory_runs)
     lines = [
-        "### Memory (peak RSS, `/usr/bin/time -v` \"Maximum resident set size\")",
+        '### Memory (peak RSS, `/usr/bin/time -v` "Maximum resident set size")',
         "",
         "    " + nn.command,
         "    " + pil.command,
@@ -655,8 +760,11 @@ def section_memory(plan: Plan) -> tuple[list[str], list[Verdict]]:
         f"(the 100 MP RGB image alone is {10000 * 10000 * 3 / 2**20:.0f} MB).",
     ]
     verdicts = [
-        Verdict("apply to 100 MP peaks at ≤ 1.5× Pillow alone", med(nn.rss) <= 1.5 * med(pil.rss),
-                f"{med(nn.rss) / med(pil.rss):.2f}×: {med(nn.rss):.0f} MB vs {med(pil.rss):.0f} MB"),
+        Verdict(
+            "apply to 100 MP peaks at ≤ 1.5× Pillow alone",
+            med(nn.rss) <= 1.5 * med(pil.rss),
+            f"{med(nn.rss) / med(pil.rss):.2f}×: {med(nn.rss):.0f} MB vs {med(pil.rss):.0f} MB",
+        ),
         Verdict("train on a 24 MP pair under 2 GB", max(tr.rss) < 2048, f"{max(tr.rss):.0f} MB"),
     ]
     return lines, verdicts
@@ -665,10 +773,14 @@ def section_memory(plan: Plan) -> tuple[list[str], list[Verdict]]:
 def section_folders(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict]]:
     log(f"folders: {plan.folder_files} photos of 2 MP, --jobs 2 vs --jobs 1")
     folder = str(inputs["folder"].relative_to(WORK))
-    j2 = Case("--jobs 2", nnfilter_cmd("apply", "-m", "models/m.npz", folder, "-o", "out/folder-j2", "--force",
-                                       "--jobs", "2"))
-    j1 = Case("--jobs 1", nnfilter_cmd("apply", "-m", "models/m.npz", folder, "-o", "out/folder-j1", "--force",
-                                       "--jobs", "1"))
+    j2 = Case(
+        "--jobs 2",
+        nnfilter_cmd("apply", "-m", "models/m.npz", folder, "-o", "out/folder-j2", "--force", "--jobs", "2"),
+    )
+    j1 = Case(
+        "--jobs 1",
+        nnfilter_cmd("apply", "-m", "models/m.npz", folder, "-o", "out/folder-j1", "--force", "--jobs", "1"),
+    )
     interleave([j2, j1], plan.folder_runs)
     speedup = med(j1.walls) / med(j2.walls)
     saved = Look.load(WORK / "models" / "m.npz")
@@ -677,10 +789,10 @@ def section_folders(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict]]
     t_first, t_next = [], []
     for _ in range(3):
         look = Look(saved.model, saved.metadata)  # fresh: builds its LUT/table on the first photo
-        t, out = timed(lambda: look.apply(open_image(photos[0])), 1)
+        t, out = timed(lambda look=look: look.apply(open_image(photos[0])), 1)
         t_first += t
         for photo in photos[1:]:
-            t, _ = timed(lambda: look.apply(open_image(photo)), 1)
+            t, _ = timed(lambda look=look, photo=photo: look.apply(open_image(photo)), 1)
             t_next += t
     t_save, _ = timed(lambda: save_image(out, WORK / "out" / "breakdown-2mp.jpg", overwrite=True), 5)
     lines = [
@@ -691,11 +803,13 @@ def section_folders(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict]]
         "",
         "| jobs | wall time | photos/s | CPU (main process) |",
         "|---|---:|---:|---:|",
-        *[f"| {c.name} | {spread(c.walls)} | {plan.folder_files / med(c.walls):.1f} | {c.cpu:.0f}% |"
-          for c in (j2, j1)],
+        *[
+            f"| {c.name} | {spread(c.walls)} | {plan.folder_files / med(c.walls):.1f} | {c.cpu:.0f}% |"
+            for c in (j2, j1)
+        ],
         "",
         f"Speed-up `--jobs 2` over `--jobs 1`: **{speedup:.2f}×** (per run "
-        f"{min(a / b for a, b in zip(j1.walls, j2.walls)):.2f}–{max(a / b for a, b in zip(j1.walls, j2.walls)):.2f}×). "
+        f"{min(a / b for a, b in zip(j1.walls, j2.walls, strict=True)):.2f}–{max(a / b for a, b in zip(j1.walls, j2.walls, strict=True)):.2f}×). "
         "`--jobs 1` is one core: one process filtering each file in one thread; `--jobs 2` adds the start of "
         "its worker pool (a fork server that imports nnfilter, ~0.3 s) and a colour table built by each worker.",
         "",
@@ -704,14 +818,20 @@ def section_folders(plan: Plan, inputs: dict) -> tuple[list[str], list[Verdict]]
         f"{med(t_first) * 1000:.0f} ms for a look's first photo (which builds its table), "
         f"{med(t_next) * 1000:.0f} ms for each next photo with the same look (medians).",
     ]
-    return lines, [Verdict(f"`--jobs 2` ≥ 1.7× faster than `--jobs 1` on {plan.folder_files} × 2 MP", speedup >= 1.7,
-                           f"{speedup:.2f}×")]
+    return lines, [
+        Verdict(
+            f"`--jobs 2` ≥ 1.7× faster than `--jobs 1` on {plan.folder_files} × 2 MP",
+            speedup >= 1.7,
+            f"{speedup:.2f}×",
+        )
+    ]
 
 
 def section_naive(reference: dict) -> list[str]:
     log("naive: float64 forward pass over every pixel of 24 MP")
-    case = interleave([Case("naive", [PYTHON, "../naive_forward.py", "models/m.npz", "inputs/B24.jpg",
-                                      "out/naive.jpg"])], 1)[0]
+    case = interleave(
+        [Case("naive", [PYTHON, "../naive_forward.py", "models/m.npz", "inputs/B24.jpg", "out/naive.jpg"])], 1
+    )[0]
     times = json.loads(case.runs[0].stdout)
     return [
         "### Baseline: naive float64 forward pass over every pixel (24 MP, no LUT, no chunks)",
@@ -766,31 +886,44 @@ def install_kind() -> str:
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     if direct.get("dir_info", {}).get("editable"):
         return "- nnfilter: an editable install (`pip install -e`), whose import hook adds ~20 ms to each start-up"
-    installed = {f.name: dist.locate_file(f).read_bytes() for f in dist.files or []
-                 if f.parts[0] == "nnfilter" and f.suffix == ".py"}
+    installed = {
+        f.name: dist.locate_file(f).read_bytes()
+        for f in dist.files or []
+        if f.parts[0] == "nnfilter" and f.suffix == ".py"
+    }
     checkout = {path.name: path.read_bytes() for path in (ROOT / "nnfilter").glob("*.py")}
     same = installed == checkout
-    return ("- nnfilter: a regular install (`pip install .`, as users install it)"
-            + ("" if same else ", **whose files differ from this checkout's nnfilter/**"))
+    return "- nnfilter: a regular install (`pip install .`, as users install it)" + (
+        "" if same else ", **whose files differ from this checkout's nnfilter/**"
+    )
 
 
 def code_version() -> str:
     """The commit measured, and whether nnfilter/ had uncommitted changes."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "diff", "HEAD", "--name-only", "--", "nnfilter"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.split()
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "nnfilter"], cwd=ROOT, capture_output=True,
-                              check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "diff", "HEAD", "--name-only", "--", "nnfilter"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--", "nnfilter"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "- code: unknown (not a git checkout)"
     if not changed:
         return f"- code: commit {commit}"
     import hashlib
 
-    return (f"- code: commit {commit} with uncommitted changes in {', '.join(changed)} "
-            f"(diff {hashlib.sha1(diff).hexdigest()[:8]})")
+    return (
+        f"- code: commit {commit} with uncommitted changes in {', '.join(changed)} "
+        f"(diff {hashlib.sha1(diff).hexdigest()[:8]})"
+    )
 
 
 def write_results(section: str) -> None:
@@ -798,11 +931,13 @@ def write_results(section: str) -> None:
     if RESULTS.exists():
         text = RESULTS.read_text()
     else:
-        text = ("# Benchmark results\n\n## Speed\n\n## Quality\n\n"
-                "_To come: figures from `python -m benchmarks.quality`._\n")
+        text = (
+            "# Benchmark results\n\n## Speed\n\n## Quality\n\n"
+            "_To come: figures from `python -m benchmarks.quality`._\n"
+        )
     match = re.search(r"^## Speed\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
     if match:
-        text = text[: match.start()] + section + "\n" + text[match.end():]
+        text = text[: match.start()] + section + "\n" + text[match.end() :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text)
@@ -855,8 +990,9 @@ def main() -> None:
         "",
         *machine(),
         install_kind(),
-        code_at_start if code_at_start == code_version() else
-        f"{code_at_start}; **at the end: {code_version()[8:]}** (nnfilter/ changed during the run)",
+        code_at_start
+        if code_at_start == code_version()
+        else f"{code_at_start}; **at the end: {code_version()[8:]}** (nnfilter/ changed during the run)",
         f"- load average (1 min) at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f}: the machine is "
         "shared, so cases that are compared were run interleaved and ratios come from the same run.",
         "- inputs (`benchmarks/work/inputs/`, made by the benchmark): sample photos Lanczos-upscaled with "

@@ -11,8 +11,11 @@ __all__ = ["Look", "NnfilterError", "TrainConfig", "learn_look", "learn_look_fro
 # Imported on first use (PEP 562), so that ``import nnfilter.cli`` does not import numpy: the
 # command line reads a photo while numpy loads.
 _EXPORTS = {
-    "Look": "look", "learn_look": "look", "learn_look_from_files": "look",
-    "NnfilterError": "errors", "TrainConfig": "config",
+    "Look": "look",
+    "learn_look": "look",
+    "learn_look_from_files": "look",
+    "NnfilterError": "errors",
+    "TrainConfig": "config",
 }
 
 if TYPE_CHECKING:

@@ -206,9 +206,7 @@ def _apply_exact(model: MLP, image: Image.Image, keep_alpha: bool, threads: int)
     return filtered
 
 
-def apply_lut(
-    image: Image.Image, lut: ImageFilter.Color3DLUT, threads: int | None = None
-) -> Image.Image:
+def apply_lut(image: Image.Image, lut: ImageFilter.Color3DLUT, threads: int | None = None) -> Image.Image:
     """Filter an "RGB" or "RGBA" image with a Pillow 3D LUT, in strips, in place where it can.
 
     A 3-channel LUT keeps alpha; a 4-channel one (RGB in, RGBA out) returns an RGBA image.

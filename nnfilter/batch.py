@@ -211,8 +211,13 @@ def plan_batch(
         else:
             if extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
                 shown = repr(src.suffix) if src.suffix else "no extension"
-                plan.failed.append((src, f"{src}: cannot write {shown} files; use --format "
-                                         f"({', '.join(sorted(FORMAT_EXTENSIONS))})"))
+                plan.failed.append(
+                    (
+                        src,
+                        f"{src}: cannot write {shown} files; use --format "
+                        f"({', '.join(sorted(FORMAT_EXTENSIONS))})",
+                    )
+                )
                 continue
             name = output_name(src, suffix, extension)
             folder = src.parent if output is None else output / source.rel.parent
@@ -273,8 +278,9 @@ def _collect(
         # Outputs beside their inputs need no layout, so no base either.
         rel = os.path.relpath(os.path.abspath(path), root) if out is not None else path.name
         if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
-            plan.failed.append((path, f"{path}: not under {base} (listed paths keep their layout "
-                                      "relative to --base)"))
+            plan.failed.append(
+                (path, f"{path}: not under {base} (listed paths keep their layout relative to --base)")
+            )
         elif in_output(path):
             plan.skipped.append((path, f"{path}: in the output folder"))
         elif path.name.startswith(TEMP_PREFIX):
@@ -378,8 +384,14 @@ def run_job(look: Look, job: Job, settings: Settings, reading: ImageReading | No
                 reason = exc.strerror or exc
                 return Outcome(job, error=f"{job.src} -> {job.dst}: cannot make its folder ({reason})")
         megapixels, unseen = filter_file(
-            look, job.src, job.dst, settings.quality, settings.overwrite, settings.max_pixels,
-            check_coverage=settings.warn_coverage is not None, threads=settings.threads,
+            look,
+            job.src,
+            job.dst,
+            settings.quality,
+            settings.overwrite,
+            settings.max_pixels,
+            check_coverage=settings.warn_coverage is not None,
+            threads=settings.threads,
             reading=reading,
         )
     except NnfilterError as exc:
@@ -388,9 +400,11 @@ def run_job(look: Look, job: Job, settings: Settings, reading: ImageReading | No
         return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({exc})")
     warning = None
     if unseen is not None and unseen > settings.warn_coverage:
-        warning = (f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
-                   "never showed (the look is a guess there, often 2 to 4 ΔE00 off; train with a pair "
-                   "that has them)")
+        warning = (
+            f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
+            "never showed (the look is a guess there, often 2 to 4 ΔE00 off; train with a pair "
+            "that has them)"
+        )
     return Outcome(job, megapixels, warning=warning)
 
 
@@ -585,7 +599,9 @@ class Runner:
             context = pool_context()
             self._stop_flag = context.Event()
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_init_worker,
+                self.workers,
+                mp_context=context,
+                initializer=_init_worker,
                 initargs=(self.look, self.settings, self._stop_flag),
             )
         while self._todo and len(self._pending) < AHEAD_PER_WORKER * self.workers:

@@ -73,8 +73,10 @@ def _load_look(model: Path | None) -> Look:
     """The model given with -m, else the default one, with a hint when there is none yet."""
     path = model or default_model_path()
     if model is None and not path.exists():
-        raise NnfilterError(f"no model given (-m) and none at the default path {path}: "
-                            "train one first with `nnfilter train BEFORE AFTER`")
+        raise NnfilterError(
+            f"no model given (-m) and none at the default path {path}: "
+            "train one first with `nnfilter train BEFORE AFTER`"
+        )
     from .look import Look
 
     return Look.load(path)
@@ -134,37 +136,96 @@ max_pixels_option = click.option(
 @main.command()
 @click.argument("before", type=click.Path(path_type=Path), required=False)
 @click.argument("after", type=click.Path(path_type=Path), required=False)
-@click.option("--pair", "pairs", nargs=2, multiple=True, type=click.Path(path_type=Path),
-              metavar="BEFORE AFTER",
-              help="A before/after pair; repeat to teach one look from several photos.")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Model file to write (.npz). Default: the default model path (see above).")
+@click.option(
+    "--pair",
+    "pairs",
+    nargs=2,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="BEFORE AFTER",
+    help="A before/after pair; repeat to teach one look from several photos.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Model file to write (.npz). Default: the default model path (see above).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
-@click.option("--hidden", type=LayerSizes(), default=",".join(map(str, DEFAULTS.hidden)),
-              show_default=True, help="Hidden layer sizes, comma-separated.")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATION_NAMES)),
-              default=DEFAULTS.activation, show_default=True,
-              help="Activation of the hidden layers (the output is always a sigmoid).")
-@click.option("--loss", type=click.Choice(sorted(LOSS_NAMES)), default=DEFAULTS.loss, show_default=True,
-              help="Training loss: squared error or cross-entropy.")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZER_NAMES)), default=DEFAULTS.optimizer,
-              show_default=True, help="sgd (with --momentum) or adam.")
-@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True, max=100),
-              help=f"Learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd),"
-                   " lowered along a cosine curve over the epochs.")
-@click.option("--momentum", type=FiniteFloatRange(0, 1, max_open=True), default=DEFAULTS.momentum,
-              show_default=True, help="Momentum for sgd, in [0, 1).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size,
-              show_default=True, help="Colour samples per gradient step.")
-@click.option("--epochs", type=click.IntRange(min=1),
-              help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps).")
-@click.option("--error", "error_threshold", type=FiniteFloatRange(min=0), default=0.0,
-              show_default=True, help="Stop once the training error (mean squared, on 0..1) is below this.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed: the same pair, options and seed give the same model.")
-@click.option("--report", type=click.Path(path_type=Path, file_okay=False),
-              help="Also write, into this folder: before | learned | after pictures of each pair, "
-                   "the loss curve (loss.png) and the eval table (eval.txt).")
+@click.option(
+    "--hidden",
+    type=LayerSizes(),
+    default=",".join(map(str, DEFAULTS.hidden)),
+    show_default=True,
+    help="Hidden layer sizes, comma-separated.",
+)
+@click.option(
+    "--activation",
+    type=click.Choice(sorted(ACTIVATION_NAMES)),
+    default=DEFAULTS.activation,
+    show_default=True,
+    help="Activation of the hidden layers (the output is always a sigmoid).",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(sorted(LOSS_NAMES)),
+    default=DEFAULTS.loss,
+    show_default=True,
+    help="Training loss: squared error or cross-entropy.",
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(sorted(OPTIMIZER_NAMES)),
+    default=DEFAULTS.optimizer,
+    show_default=True,
+    help="sgd (with --momentum) or adam.",
+)
+@click.option(
+    "--lr",
+    type=FiniteFloatRange(min=0, min_open=True, max=100),
+    help=f"Learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd),"
+    " lowered along a cosine curve over the epochs.",
+)
+@click.option(
+    "--momentum",
+    type=FiniteFloatRange(0, 1, max_open=True),
+    default=DEFAULTS.momentum,
+    show_default=True,
+    help="Momentum for sgd, in [0, 1).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.batch_size,
+    show_default=True,
+    help="Colour samples per gradient step.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps).",
+)
+@click.option(
+    "--error",
+    "error_threshold",
+    type=FiniteFloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Stop once the training error (mean squared, on 0..1) is below this.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed: the same pair, options and seed give the same model.",
+)
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write, into this folder: before | learned | after pictures of each pair, "
+    "the loss curve (loss.png) and the eval table (eval.txt).",
+)
 @max_pixels_option
 def train(before, after, pairs, output, force, report, max_pixels, **options) -> None:
     """Learn the look that turns BEFORE into AFTER and save it as a model.
@@ -236,8 +297,10 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
         sys.exit(EXIT_INTERRUPTED)
     verb = "replaced" if replacing else "saved"
     click.echo(f"{verb} {path} ({summary})", err=True)
-    click.echo(f"the pairs cover {100 * meta['coverage_share']:.1f}% of the colour space "
-               "(cells of a 16³ RGB grid)", err=True)
+    click.echo(
+        f"the pairs cover {100 * meta['coverage_share']:.1f}% of the colour space (cells of a 16³ RGB grid)",
+        err=True,
+    )
     if report is not None:
         try:
             _write_train_report(report, look, result.history, pairs, max_pixels)
@@ -260,39 +323,88 @@ def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: in
 
 @main.command()
 @click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(path_type=Path))
-@click.option("-m", "--model", type=click.Path(path_type=Path),
-              help="Model file (default: the one `nnfilter train` saved last, see `train --help`).")
-@click.option("--lut", type=click.Path(path_type=Path),
-              help="Apply this .cube 3D LUT (from nnfilter export or any tool) instead of a model; "
-                   "alpha is kept.")
-@click.option("--warn-coverage", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.05,
-              help="Warn about each image with more than this share (default 0.05) of its pixels "
-                   "in colours the training pairs never showed.")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file (one input file), else output folder, made if missing.")
+@click.option(
+    "-m",
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model file (default: the one `nnfilter train` saved last, see `train --help`).",
+)
+@click.option(
+    "--lut",
+    type=click.Path(path_type=Path),
+    help="Apply this .cube 3D LUT (from nnfilter export or any tool) instead of a model; alpha is kept.",
+)
+@click.option(
+    "--warn-coverage",
+    type=click.FloatRange(0, 1),
+    is_flag=False,
+    flag_value=0.05,
+    help="Warn about each image with more than this share (default 0.05) of its pixels "
+    "in colours the training pairs never showed.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file (one input file), else output folder, made if missing.",
+)
 @click.option("-r", "--recursive", is_flag=True, help="Take images from subfolders of INPUT folders too.")
 @click.option("-0", "--null", is_flag=True, help="The list read from - is NUL-separated (find -print0).")
-@click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, help="Paths read from - keep their layout relative to this folder.")
-@click.option("--suffix", default="", metavar="TEXT",
-              help="Added to output names: --suffix -look writes a-look.jpg.")
-@click.option("--format", "format_", type=click.Choice(sorted(FORMAT_EXTENSIONS)),
-              help="Write this type, with its extension (default: the input's).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="number of cores",
-              help="Cores to use: files filtered in parallel worker processes (one file: its strips in threads).")
+@click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Paths read from - keep their layout relative to this folder.",
+)
+@click.option(
+    "--suffix", default="", metavar="TEXT", help="Added to output names: --suffix -look writes a-look.jpg."
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(sorted(FORMAT_EXTENSIONS)),
+    help="Write this type, with its extension (default: the input's).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="number of cores",
+    help="Cores to use: files filtered in parallel worker processes (one file: its strips in threads).",
+)
 @click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100 (default 95).")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--skip-existing", is_flag=True,
-              help="Skip inputs whose output exists (to resume a run).")
-@click.option("-n", "--dry-run", is_flag=True,
-              help='Print the plan ("input -> output" lines) to stdout; write nothing.')
+@click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (to resume a run).")
+@click.option(
+    "-n", "--dry-run", is_flag=True, help='Print the plan ("input -> output" lines) to stdout; write nothing.'
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; the summary only if something failed.")
 @click.option("-v", "--verbose", is_flag=True, help="Name each file written or skipped.")
 @max_pixels_option
 @click.pass_context
-def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base, suffix, format_, jobs,
-          quality, force, skip_existing, dry_run, quiet, verbose, max_pixels) -> None:
+def apply(
+    ctx,
+    inputs,
+    model,
+    lut,
+    warn_coverage,
+    output,
+    recursive,
+    null,
+    base,
+    suffix,
+    format_,
+    jobs,
+    quality,
+    force,
+    skip_existing,
+    dry_run,
+    quiet,
+    verbose,
+    max_pixels,
+) -> None:
     """Filter images with a learned look.
 
     \b
@@ -334,8 +446,16 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
             listed = _read_path_list(sys.stdin.buffer, null)
         paths = [path for path in inputs if path != Path("-")]
         existing = "overwrite" if force else "skip" if skip_existing else "refuse"
-        plan = plan_batch(paths, output, listed=listed, base=base, recursive=recursive, suffix=suffix,
-                          format=format_, existing=existing)
+        plan = plan_batch(
+            paths,
+            output,
+            listed=listed,
+            base=base,
+            recursive=recursive,
+            suffix=suffix,
+            format=format_,
+            existing=existing,
+        )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -363,14 +483,21 @@ def apply(ctx, inputs, model, lut, warn_coverage, output, recursive, null, base,
     if dry_run:
         for job in plan.jobs:
             click.echo(f"{job.src} -> {job.dst}")
-        click.echo(f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} skipped, "
-                   f"{len(plan.failed)} failed", err=True)
+        click.echo(
+            f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} skipped, {len(plan.failed)} failed",
+            err=True,
+        )
         ctx.exit(report.return_code)
 
     single_file = is_single_file(paths, listed, output)
-    settings = Settings(quality=quality, overwrite=force, max_pixels=max_pixels,
-                        make_folders=not single_file, warn_coverage=warn_coverage,
-                        threads=jobs if len(plan.jobs) == 1 else 1)
+    settings = Settings(
+        quality=quality,
+        overwrite=force,
+        max_pixels=max_pixels,
+        make_folders=not single_file,
+        warn_coverage=warn_coverage,
+        threads=jobs if len(plan.jobs) == 1 else 1,
+    )
     _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading)
     if not single_file and (report.return_code != 0 or not quiet):
         click.echo(report.summary(), err=True)
@@ -396,6 +523,7 @@ def _read_path_list(stream, null: bool) -> list[Path]:
 
 def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None) -> None:
     """Filter the plan's jobs into ``report``, with a progress bar and a line per failure on stderr."""
+
     def say(message: str) -> None:
         if bar is None:
             click.echo(message, err=True)
@@ -449,8 +577,10 @@ def info(model, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"layer_sizes": sizes, **look.metadata}, indent=2, sort_keys=True))
         return
-    click.echo(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, "
-               f"sigmoid output{' with a skip path' if look.model.skip is not None else ''})")
+    click.echo(
+        f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, "
+        f"sigmoid output{' with a skip path' if look.model.skip is not None else ''})"
+    )
     for key, value in sorted(look.metadata.items()):
         if key not in ("activation", "coverage"):  # the coverage mask is for --json
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
@@ -458,15 +588,34 @@ def info(model, as_json) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="LUT file to write: .cube, or .png for a HaldCLUT.")
-@click.option("--format", "format_", type=click.Choice(["cube", "hald"]),
-              help="cube or hald (default: from the extension of -o; .png means hald).")
-@click.option("--size", type=click.IntRange(2, 65), default=33, show_default=True,
-              help=".cube grid points per axis, 2-65.")
-@click.option("--level", type=click.IntRange(2, 16), default=8, show_default=True,
-              help="HaldCLUT level L, 2-16: an L³×L³ image holding an L²-per-axis LUT "
-                   "(8: a 512×512 image of a 64³ LUT).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="LUT file to write: .cube, or .png for a HaldCLUT.",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["cube", "hald"]),
+    help="cube or hald (default: from the extension of -o; .png means hald).",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(2, 65),
+    default=33,
+    show_default=True,
+    help=".cube grid points per axis, 2-65.",
+)
+@click.option(
+    "--level",
+    type=click.IntRange(2, 16),
+    default=8,
+    show_default=True,
+    help="HaldCLUT level L, 2-16: an L³×L³ image holding an L²-per-axis LUT "
+    "(8: a 512×512 image of a 64³ LUT).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def export(model, output, format_, size, level, force) -> None:
     """Export a learned look as a 3D LUT for other colour tools.
@@ -504,14 +653,26 @@ def export(model, output, format_, size, level, force) -> None:
 
 
 @main.command("eval")
-@click.argument("images", nargs=-1, required=True, metavar="BEFORE AFTER [BEFORE AFTER]...",
-                type=click.Path(path_type=Path))
-@click.option("-m", "--model", type=click.Path(path_type=Path),
-              help="Model file (default: the one `nnfilter train` saved last).")
+@click.argument(
+    "images",
+    nargs=-1,
+    required=True,
+    metavar="BEFORE AFTER [BEFORE AFTER]...",
+    type=click.Path(path_type=Path),
+)
+@click.option(
+    "-m",
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model file (default: the one `nnfilter train` saved last).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON (for scripts).")
-@click.option("--report", type=click.Path(path_type=Path, file_okay=False),
-              help="Also write, into this folder, before | learned | after pictures and the "
-                   "photos with colours the training never showed highlighted in magenta.")
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write, into this folder, before | learned | after pictures and the "
+    "photos with colours the training never showed highlighted in magenta.",
+)
 @max_pixels_option
 def eval_(images, model, as_json, report, max_pixels) -> None:
     """Score a look on before/after pairs it should reproduce.
@@ -525,20 +686,23 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
     average, those with under a third 1.8; see the README, "Quality".)
     """
     if len(images) % 2:
-        raise click.BadParameter("give BEFORE AFTER pairs: an even number of images",
-                                 param_hint="BEFORE AFTER")
+        raise click.BadParameter(
+            "give BEFORE AFTER pairs: an even number of images", param_hint="BEFORE AFTER"
+        )
     from .evaluate import evaluate, score_table
 
     try:
         look = _load_look(model)
         pairs = [
             (before.name, open_image(before, max_pixels), open_image(after, max_pixels))
-            for before, after in zip(images[::2], images[1::2])
+            for before, after in zip(images[::2], images[1::2], strict=True)
         ]
-        for (name, before, after), after_path in zip(pairs, images[1::2]):
+        for (name, before, after), after_path in zip(pairs, images[1::2], strict=True):
             if before.size != after.size:
-                raise PairMismatchError(f"{name} is {before.size[0]}x{before.size[1]} but "
-                                        f"{after_path.name} is {after.size[0]}x{after.size[1]}")
+                raise PairMismatchError(
+                    f"{name} is {before.size[0]}x{before.size[1]} but "
+                    f"{after_path.name} is {after.size[0]}x{after.size[1]}"
+                )
         scores = evaluate(look, pairs)
         if report is not None:
             _write_eval_report(report, look, pairs)

@@ -251,7 +251,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return _psnr_from_sse(_sum_sq_diff(a, b), a.size)
 
 
-def colour_stats(rgb_pred: np.ndarray, rgb_true: np.ndarray, chunk_pixels: int = CHUNK_PIXELS) -> dict[str, float]:
+def colour_stats(
+    rgb_pred: np.ndarray, rgb_true: np.ndarray, chunk_pixels: int = CHUNK_PIXELS
+) -> dict[str, float]:
     """Summary of how far a prediction is from the truth: PSNR and the mean, p95 and p99 of per-pixel CIEDE2000.
 
     Works through the pixels `chunk_pixels` at a time, so float64 temporaries stay bounded; only the per-pixel

@@ -64,9 +64,7 @@ def cell_keys(rgba: np.ndarray, bits: int) -> np.ndarray:
     return keys.astype(np.intp)
 
 
-def pair_samples(
-    source: np.ndarray, target: np.ndarray, bits: int = DEFAULT_CELL_BITS
-) -> ColourSamples:
+def pair_samples(source: np.ndarray, target: np.ndarray, bits: int = DEFAULT_CELL_BITS) -> ColourSamples:
     """Group the pixels of one or more before/after pairs into colour cells.
 
     Parameters
@@ -92,7 +90,9 @@ def pair_samples(
 
     from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
 
-    jobs = [(pixels, out, c) for pixels, out in ((source, inputs), (target, targets)) for c in range(channels)]
+    jobs = [
+        (pixels, out, c) for pixels, out in ((source, inputs), (target, targets)) for c in range(channels)
+    ]
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # np.bincount releases the GIL
         list(pool.map(channel_means, jobs))
     return ColourSamples(inputs, targets, counts[occupied].astype(np.float32))

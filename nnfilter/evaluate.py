@@ -49,7 +49,7 @@ def evaluate(look: Look, pairs: list[tuple[str, Image.Image, Image.Image]]) -> l
         unseen_values = [s.unseen_share for s in scores]
         unseen = None
         if None not in unseen_values:
-            unseen = sum(u * len(p) for u, p in zip(unseen_values, predictions)) / pixels
+            unseen = sum(u * len(p) for u, p in zip(unseen_values, predictions, strict=True)) / pixels
         overall = PairScore.from_pixels(
             "overall", np.concatenate(predictions), np.concatenate(truths), unseen
         )

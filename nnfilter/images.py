@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 DEFAULT_MAX_PIXELS = 400_000_000
 
 #: Output extensions (lower case, with the dot) and the format each one writes.
-OUTPUT_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+OUTPUT_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
 
 _EXIF_PREFIX = b"Exif\x00\x00"  # how JPEG's APP1 starts an EXIF block; info["exif"] always has it
 #: Bytes of a file read, then decoded, at a time (see ``_open_header``).
@@ -61,10 +68,42 @@ _JPEG_FULL_CHROMA_QUALITY = 90
 
 # TIFF writes EXIF tags into the image's own IFD, so tags that describe the pixel layout must not be copied
 # from another file's EXIF (Pillow would otherwise write the wrong width, strips or compression).
-_TIFF_LAYOUT_TAGS = frozenset({
-    254, 255, 256, 257, 258, 259, 262, 266, 273, 274, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323,
-    324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532,
-})
+_TIFF_LAYOUT_TAGS = frozenset(
+    {
+        254,
+        255,
+        256,
+        257,
+        258,
+        259,
+        262,
+        266,
+        273,
+        274,
+        277,
+        278,
+        279,
+        284,
+        292,
+        293,
+        317,
+        320,
+        322,
+        323,
+        324,
+        325,
+        338,
+        339,
+        340,
+        341,
+        513,
+        514,
+        529,
+        530,
+        531,
+        532,
+    }
+)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -111,7 +150,9 @@ class ImageReading:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        self,
+        path: str | os.PathLike[str],
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
         background: bool = True,
     ) -> None:
         if max_pixels is not None and max_pixels < 1:

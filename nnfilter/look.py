@@ -1,9 +1,9 @@
 """The Python API the CLI is built on: learn a look from before/after pairs, save, load, apply.
 
-    look, result = learn_look([(before_image, after_image)])
-    look.apply(photo).save("photo-look.jpg")
-    look.save("look.npz")
-    look = Look.load("look.npz")
+look, result = learn_look([(before_image, after_image)])
+look.apply(photo).save("photo-look.jpg")
+look.save("look.npz")
+look = Look.load("look.npz")
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Look:
         model, metadata = load_model(Path(path))
         look = cls(model, metadata)
         try:
-            look.coverage
+            _ = look.coverage  # decodes the mask: a bad one raises here, not on first use
         except (ValueError, TypeError):
             raise ModelFormatError(f"{path}: bad coverage mask in the metadata") from None
         return look
@@ -151,8 +151,10 @@ def learn_look(
     channels = pixels[0][0].shape[-1]
     # All pairs' pixels in a row; with one pair (the usual case) a view, not a copy of 36 MB per 12 MP.
     source, target = (
-        np.concatenate([p.reshape(-1, channels) for p in side]) if len(side) > 1 else side[0].reshape(-1, channels)
-        for side in zip(*pixels)
+        np.concatenate([p.reshape(-1, channels) for p in side])
+        if len(side) > 1
+        else side[0].reshape(-1, channels)
+        for side in zip(*pixels, strict=True)
     )
     learned_alpha = channels == 4 and bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
     samples = pair_samples(source, target)
@@ -209,10 +211,13 @@ def learn_look_from_files(
                 "before and after must be the same size (sizes are as shown, after EXIF rotation)"
             )
         images.append((before, after))
-        files.append({
-            "before": Path(before_path).name, "before_sha256": sha256_of(before_path),
-            "after": Path(after_path).name, "after_sha256": sha256_of(after_path),
-            "size": list(before.size),
-        })
+        files.append(
+            {
+                "before": Path(before_path).name,
+                "before_sha256": sha256_of(before_path),
+                "after": Path(after_path).name,
+                "after_sha256": sha256_of(after_path),
+                "size": list(before.size),
+            }
+        )
     return learn_look(images, config, on_epoch, {"training_pairs": files})
-

@@ -36,7 +36,11 @@ BAKE_CHUNK = 65_536
 ColourFn = Callable[[np.ndarray], np.ndarray]
 
 _KEYWORD = re.compile(r"[A-Z][A-Z0-9_]*")
-_DOMAIN_DEFAULTS = {"DOMAIN_MIN": [0.0, 0.0, 0.0], "DOMAIN_MAX": [1.0, 1.0, 1.0], "LUT_3D_INPUT_RANGE": [0.0, 1.0]}
+_DOMAIN_DEFAULTS = {
+    "DOMAIN_MIN": [0.0, 0.0, 0.0],
+    "DOMAIN_MAX": [1.0, 1.0, 1.0],
+    "LUT_3D_INPUT_RANGE": [0.0, 1.0],
+}
 _COMMENT = re.compile(r"#[^\n]*")
 _NOT_PLAIN_ROWS = re.compile(r"[^0-9.eE+\- \t\n]")
 _BLANKS = np.frombuffer(b" \t\n", dtype=np.uint8)
@@ -124,7 +128,9 @@ def bake_table(colour_fn: ColourFn, size: int, *, chunk: int = BAKE_CHUNK) -> np
         stop = min(start + chunk, total)
         out = np.asarray(colour_fn(_grid_chunk(size, start, stop)), dtype=np.float32)
         if out.shape != (stop - start, 3):
-            msg = f"colour_fn must return shape ({stop - start}, 3) for {stop - start} points, got {out.shape}"
+            msg = (
+                f"colour_fn must return shape ({stop - start}, 3) for {stop - start} points, got {out.shape}"
+            )
             raise ValueError(msg)
         if not np.isfinite(out).all():
             msg = "colour_fn returned NaN or infinity"
@@ -209,7 +215,9 @@ def _cube_keyword(
         low, high = CUBE_SIZES
         if len(tokens) != 2 or not tokens[1].isdigit() or not low <= int(tokens[1]) <= high:
             value = " ".join(tokens[1:])
-            raise _cube_error(name, lineno, f"LUT_3D_SIZE must be an integer from {low} to {high}, got {value!r}")
+            raise _cube_error(
+                name, lineno, f"LUT_3D_SIZE must be an integer from {low} to {high}, got {value!r}"
+            )
         return int(tokens[1]), lineno
     if keyword in _DOMAIN_DEFAULTS:
         expected = _DOMAIN_DEFAULTS[keyword]
@@ -306,7 +314,7 @@ def read_cube(path: str | os.PathLike[str]) -> np.ndarray:
         raise _cube_error(name, extra, f"more than the {expected_rows} rows of LUT_3D_SIZE {size}")
     if len(rows) < expected_rows:
         raise _cube_error(name, None, f"LUT_3D_SIZE {size} needs {expected_rows} rows, found {len(rows)}")
-    values = [_parse_floats(name, lineno, row, 3, "row") for row, lineno in zip(rows, row_lines)]
+    values = [_parse_floats(name, lineno, row, 3, "row") for row, lineno in zip(rows, row_lines, strict=True)]
     return np.array(values, dtype=np.float32).reshape(size, size, size, 3)
 
 

@@ -83,7 +83,7 @@ class MLP:
 
     def parameters(self) -> list[np.ndarray]:
         """All arrays that training updates, in the order gradients are returned."""
-        params = [p for w, b in zip(self.weights, self.biases) for p in (w, b)]
+        params = [p for w, b in zip(self.weights, self.biases, strict=True) for p in (w, b)]
         return params if self.skip is None else [*params, self.skip]
 
     def flatten(self) -> np.ndarray:
@@ -126,9 +126,7 @@ class MLP:
         return f"MLP({sizes}, activation={self.activation!r}, skip={self.skip is not None})"
 
 
-def init_mlp(
-    hidden: list[int], activation: str, rng: np.random.Generator, residual: bool = True
-) -> MLP:
+def init_mlp(hidden: list[int], activation: str, rng: np.random.Generator, residual: bool = True) -> MLP:
     """A new RGBA → RGBA network with weights initialised to suit ``activation``.
 
     With ``residual`` the model gets a skip path S = I and a zero output layer, so the untrained
@@ -140,7 +138,7 @@ def init_mlp(
         raise ValueError(f"hidden layer sizes must be >= 1, got {hidden}")
     sizes = [N_CHANNELS, *hidden, N_CHANNELS]
     weights, biases = [], []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         is_output = i == len(sizes) - 2
         factor = 2.0 if is_output else _INIT_FACTOR[activation]
         bound = np.sqrt(factor / (fan_in + fan_out))
@@ -252,7 +250,10 @@ def output_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray, loss:
 
 
 def backward_pass(
-    layers: list[np.ndarray], inputs: list[np.ndarray], delta: np.ndarray, activation: str,
+    layers: list[np.ndarray],
+    inputs: list[np.ndarray],
+    delta: np.ndarray,
+    activation: str,
     grads: list[np.ndarray],
 ) -> None:
     """Backpropagation from the output layer's ``delta`` (dL/dz, (4, n)) and the forward pass's
@@ -279,8 +280,13 @@ def backward(
     scale = (sample_weight / (sample_weight.sum() * len(out)))[None, :].astype(out.dtype)
     params = _parameter_vector(model)
     grad = np.empty_like(params, dtype=out.dtype)
-    backward_pass(model.stacked(params), inputs, output_delta(out, out - y.T, scale, loss),
-                  model.activation, model.stacked(grad))
+    backward_pass(
+        model.stacked(params),
+        inputs,
+        output_delta(out, out - y.T, scale, loss),
+        model.activation,
+        model.stacked(grad),
+    )
     grads, start = [], 0
     for p in model.parameters():
         grads.append(grad[start : start + p.size].reshape(p.shape))

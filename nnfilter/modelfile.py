@@ -35,7 +35,7 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
         "layer_sizes": np.array(model.layer_sizes, dtype=np.int64),
         "metadata": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
     }
-    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
+    for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
         arrays[f"W{i}"] = w.astype(np.float32)
         arrays[f"b{i}"] = b.astype(np.float32)
     if model.skip is not None:
@@ -131,7 +131,7 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
             raise fail(f"array {key} holds NaN or infinite values")
         return array.astype(np.float32)
 
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         weights.append(checked(f"W{i}", (fan_in, fan_out)))
         biases.append(checked(f"b{i}", (fan_out,)))
     skip = checked("S", (N_CHANNELS, N_CHANNELS)) if "S" in arrays else None

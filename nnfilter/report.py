@@ -29,7 +29,7 @@ def side_by_side(images: list[Image.Image], labels: list[str], width: int = PANE
     sheet = Image.new("RGB", (sum(p.width for p in panels), height), "white")
     draw = ImageDraw.Draw(sheet)
     x = 0
-    for panel, label in zip(panels, labels):
+    for panel, label in zip(panels, labels, strict=True):
         sheet.paste(panel, (x, label_height))
         draw.text((x + 4, 3), label, fill="black")
         x += panel.width
@@ -67,8 +67,11 @@ def loss_plot(history: list[EpochReport], size: tuple[int, int] = (640, 360)) ->
         line = [point(r.epoch, getattr(r, attribute)) for r in history]
         if len(line) > 1:
             draw.line(line, fill=colour, width=2)
-        draw.text((width - right - 130, top + (8 if attribute == "train_error" else 22)),
-                  attribute.replace("_", " "), fill=colour)
+        draw.text(
+            (width - right - 130, top + (8 if attribute == "train_error" else 22)),
+            attribute.replace("_", " "),
+            fill=colour,
+        )
     return image
 
 

@@ -13,7 +13,14 @@ from .config import TrainConfig
 from .data import ColourSamples, split_validation, with_prior_anchors
 from .errors import TrainingDivergedError
 from .model import (
-    MLP, backward_pass, error, forward_pass, init_mlp, layer_inputs, output_delta, predict,
+    MLP,
+    backward_pass,
+    error,
+    forward_pass,
+    init_mlp,
+    layer_inputs,
+    output_delta,
+    predict,
 )
 
 
@@ -28,7 +35,7 @@ class SGD:
 
     def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Move every parameter in place one step against its gradient."""
-        for p, v, g, t in zip(params, self.velocities, grads, self._scratch):
+        for p, v, g, t in zip(params, self.velocities, grads, self._scratch, strict=True):
             v *= self.momentum
             v -= np.multiply(self.lr, g, out=t)  # v = momentum v - lr g
             p += v
@@ -55,7 +62,7 @@ class Adam:
         """Move every parameter in place one Adam step."""
         self.t += 1
         step = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch):
+        for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch, strict=True):
             m *= self.beta1
             m += np.multiply(1 - self.beta1, g, out=t)  # m = beta1 m + (1 - beta1) g
             v *= self.beta2
@@ -231,9 +238,15 @@ def _train(samples, config, on_epoch) -> TrainResult:
     inputs = [_Batches(n, len(a), config.batch_size, dtype) for a in unshuffled]
     outputs, targets, residuals = (_Batches(n, n_channels, config.batch_size, dtype) for _ in range(3))
     scales = _Batches(n, 1, config.batch_size, dtype)
-    batches = list(zip(
-        zip(*(b.batches for b in (*inputs, outputs))), targets.batches, residuals.batches, scales.batches
-    ))
+    batches = list(
+        zip(
+            zip(*(b.batches for b in (*inputs, outputs)), strict=True),
+            targets.batches,
+            residuals.batches,
+            scales.batches,
+            strict=True,
+        )
+    )
     starts = np.arange(0, n, config.batch_size)
     batch_sizes = np.diff(np.append(starts, n))
 
@@ -246,7 +259,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
         for epoch in range(1, epochs + 1):
             optimizer.lr = lr * cosine_schedule(epoch, epochs)
             order = rng.permutation(n)
-            for batched, a in zip(inputs, unshuffled):
+            for batched, a in zip(inputs, unshuffled, strict=True):
                 batched.fill(a.T[order])
             targets.fill(train_set.targets[order])
             ws = weights[order]

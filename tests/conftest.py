@@ -102,7 +102,9 @@ def imagemagick() -> str:
 
 def run(args: list[str], cwd) -> None:
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, f"{args} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    assert done.returncode == 0, (
+        f"{args} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    )
 
 
 # The installed command, beside this Python (the venv's bin).

@@ -4,9 +4,9 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import colour_field, sepia
 from PIL import Image, ImageOps
 
-from conftest import colour_field, sepia
 from nnfilter import learn_look
 from nnfilter.apply import ColourTable, _filter_strips, apply_to_image, apply_to_pixels
 from nnfilter.model import init_mlp

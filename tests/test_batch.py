@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, read_until
 from PIL import Image
 
-from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, read_until
 from nnfilter import Look
 from nnfilter.batch import Job, Plan, Report, output_name, plan_batch
 from nnfilter.cli import main
@@ -109,7 +109,10 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
     out = tmp_path / "out"
     args = ["apply", "-m", model_file, tmp_path / "in", "-o", out, "--jobs", str(jobs)]
     proc = subprocess.Popen(
-        [NNFILTER, *map(str, args), "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [NNFILTER, *map(str, args), "--verbose"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if our SIGINT is ignored
     )
     started = read_until(proc.stderr.fileno(), lambda text: text.count("wrote ") >= 2)
@@ -119,8 +122,9 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
 
     assert proc.returncode == 130, stderr
     assert stdout == ""
-    summary = re.fullmatch(r"interrupted: (\d+) done, 0 skipped, 0 failed, (\d+) not processed",
-                           stderr.splitlines()[-1])
+    summary = re.fullmatch(
+        r"interrupted: (\d+) done, 0 skipped, 0 failed, (\d+) not processed", stderr.splitlines()[-1]
+    )
     assert summary, stderr
     done, not_processed = map(int, summary.groups())
     assert done + not_processed == count and not_processed > 0, stderr
@@ -145,8 +149,23 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
 
 def test_dry_run_prints_the_plan_and_writes_nothing(model_file, tmp_path):
     make_tree(tmp_path)
-    result, message = invoke(["apply", "-m", model_file, "-r", tmp_path / "photos", "-o", tmp_path / "out",
-                              "--suffix", "-look", "--format", "png", "--dry-run", "-v"])
+    result, message = invoke(
+        [
+            "apply",
+            "-m",
+            model_file,
+            "-r",
+            tmp_path / "photos",
+            "-o",
+            tmp_path / "out",
+            "--suffix",
+            "-look",
+            "--format",
+            "png",
+            "--dry-run",
+            "-v",
+        ]
+    )
     assert result.exit_code == 0, message
     photos, out = tmp_path / "photos", tmp_path / "out"
     assert result.stdout.splitlines() == [
@@ -164,12 +183,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(model_file, tmp_path):
 def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     out = tmp_path / "out"
-    result, message = invoke(["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
-                             input=f"{a}\n{b}\n{tmp_path}\n")
+    result, message = invoke(
+        ["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
+        input=f"{a}\n{b}\n{tmp_path}\n",
+    )
     assert result.exit_code == 0, message
     assert result.stdout == "", message
-    assert result.stderr.splitlines() == [f"wrote {out / 'a.png'}", f"wrote {out / 'b.png'}",
-                                          "2 done, 0 skipped, 0 failed"], message
+    assert result.stderr.splitlines() == [
+        f"wrote {out / 'a.png'}",
+        f"wrote {out / 'b.png'}",
+        "2 done, 0 skipped, 0 failed",
+    ], message
 
 
 def test_one_file_to_one_file_and_its_refusals(model_file, tmp_path):

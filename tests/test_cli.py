@@ -6,10 +6,8 @@ import subprocess
 import sys
 
 import numpy as np
-from PIL import Image
-
 from conftest import HANG_GUARD_SECONDS, NNFILTER, gamma, open_terminal, read_until
-
+from PIL import Image
 
 
 def run(*args, env):
@@ -51,7 +49,9 @@ def test_python_m_and_version():
 def test_the_command_line_starts_without_numpy():
     # numpy takes ~0.1 s to import: `apply` reads its photo meanwhile, and --help does without it.
     code = "import sys, nnfilter.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip() == "[]", done.stdout
 
 

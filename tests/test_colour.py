@@ -152,7 +152,9 @@ def test_srgb_to_lab_close_to_scikit_image(rgb, lab):
 
 
 def test_srgb_red_commonly_quoted_value():
-    np.testing.assert_allclose(srgb_to_lab(np.array([255, 0, 0], dtype=np.uint8)), [53.24, 80.09, 67.20], atol=5e-3)
+    np.testing.assert_allclose(
+        srgb_to_lab(np.array([255, 0, 0], dtype=np.uint8)), [53.24, 80.09, 67.20], atol=5e-3
+    )
 
 
 def test_srgb_to_lab_uint8_and_float_agree():
@@ -216,7 +218,9 @@ def test_psnr_identical_is_inf():
 
 def test_psnr_hand_computed():
     # One value of four is off by 255: MSE = 255^2 / 4, so PSNR = 10 log10(4) = 6.0206 dB.
-    assert psnr(np.zeros(4, np.uint8), np.array([0, 0, 0, 255], np.uint8)) == pytest.approx(6.020599913, abs=1e-9)
+    assert psnr(np.zeros(4, np.uint8), np.array([0, 0, 0, 255], np.uint8)) == pytest.approx(
+        6.020599913, abs=1e-9
+    )
     # Every value off by 1 (both signs): MSE = 1, PSNR = 20 log10(255) = 48.1308 dB. Checks no uint8 wrap-around.
     a = np.array([[10, 20, 30], [40, 50, 60]], np.uint8)
     b = a + np.array([[1, 1, 1], [0, 0, 0]], np.uint8)
@@ -227,7 +231,11 @@ def test_psnr_hand_computed():
 @pytest.mark.parametrize(
     ("a", "b", "match"),
     [
-        (np.zeros(3, np.float32), np.zeros(3, np.uint8), "psnr needs uint8 arrays, got dtypes float32 and uint8"),
+        (
+            np.zeros(3, np.float32),
+            np.zeros(3, np.uint8),
+            "psnr needs uint8 arrays, got dtypes float32 and uint8",
+        ),
         (np.zeros(3, np.uint8), np.zeros(4, np.uint8), r"same shape, got \(3,\) and \(4,\)"),
         (np.zeros(0, np.uint8), np.zeros(0, np.uint8), "at least one value"),
     ],

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import colour_field, gamma, invoke
 from PIL import Image
 
-from conftest import colour_field, gamma, invoke
 from nnfilter import Look, TrainConfig, learn_look
 from nnfilter.coverage import GRID, covered_cells, unseen_mask
 from nnfilter.report import loss_plot

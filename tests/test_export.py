@@ -1,9 +1,9 @@
 """`nnfilter export`: .cube and HaldCLUT files that real tools apply like `nnfilter apply` does."""
 
 import numpy as np
+from conftest import invoke, run
 from PIL import Image
 
-from conftest import invoke, run
 from nnfilter.lut import read_cube
 
 
@@ -73,5 +73,7 @@ def test_apply_lut_refuses_a_malformed_cube_and_a_model_too(model_file, pair_fil
     assert result.exit_code == 1 and "1D" in result.stderr, info
     assert len(result.stderr.strip().splitlines()) == 1, info
     assert not (tmp_path / "o.png").exists()
-    result, info = invoke("apply", pair_files["photo"], "--lut", bad, "-m", model_file, "-o", tmp_path / "o.png")
+    result, info = invoke(
+        "apply", pair_files["photo"], "--lut", bad, "-m", model_file, "-o", tmp_path / "o.png"
+    )
     assert result.exit_code == 2, info

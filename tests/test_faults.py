@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, gamma, open_terminal, read_until, sepia
 from PIL import Image
 
-from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, gamma, open_terminal, read_until, sepia
 from nnfilter.cli import main
 
 SUMMARY = re.compile(r"^\d+ done, \d+ skipped, \d+ failed")
@@ -39,8 +39,10 @@ def invoke(*args):
 
 
 def _describe(result) -> str:
-    return (f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-            f"\n--- exception {result.exception!r}")
+    return (
+        f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        f"\n--- exception {result.exception!r}"
+    )
 
 
 def assert_ok(result):
@@ -81,8 +83,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_header_only(path: Path, width: int, height: int) -> Path:
     """A tiny PNG whose header declares ``width`` x ``height`` RGB pixels, with almost no data."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-                     + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -139,6 +145,7 @@ def _truncated(fmt, ext):
         path = tmp_path / f"cut{ext}"
         path.write_bytes(data[: len(data) // 2])
         return path, "truncated"
+
     return make
 
 
@@ -168,8 +175,11 @@ def test_bad_image_in_train(tmp_path, pair, make, role):
 
 
 # (`apply` takes a folder as a batch of the images in it, so "folder" is not a bad input there.)
-@pytest.mark.parametrize("make", [make for key, make in BAD_IMAGES.items() if key != "folder"],
-                         ids=[key for key in BAD_IMAGES if key != "folder"])
+@pytest.mark.parametrize(
+    "make",
+    [make for key, make in BAD_IMAGES.items() if key != "folder"],
+    ids=[key for key in BAD_IMAGES if key != "folder"],
+)
 @pytest.mark.parametrize("jobs", ["1", "2"])  # with 2, the photo is read while the model loads
 def test_bad_image_in_apply(tmp_path, model_file, make, jobs):
     bad, problem = make(tmp_path)
@@ -195,13 +205,17 @@ def test_default_limit_lets_a_200_megapixel_file_through(tmp_path, model_file):
 
 def test_max_pixels_sets_the_limit(tmp_path, model_file, pair):
     photo = save(colour_field(20, 10, seed=5), tmp_path / "small.png")  # 200 pixels
-    line = assert_error(invoke("apply", photo, "-m", model_file, "-o", tmp_path / "a.png",
-                               "--max-pixels", "199"), 1, "small.png")
+    line = assert_error(
+        invoke("apply", photo, "-m", model_file, "-o", tmp_path / "a.png", "--max-pixels", "199"),
+        1,
+        "small.png",
+    )
     assert "200 pixels (20x10) exceeds the limit of 199" in line
     assert_ok(invoke("apply", photo, "-m", model_file, "-o", tmp_path / "b.png", "--max-pixels", "200"))
     # train checks both images (40x30 = 1200 pixels)
-    line = assert_error(invoke(*train_args(*pair, tmp_path / "m.npz", "--max-pixels", "1199")), 1,
-                        "before.png")
+    line = assert_error(
+        invoke(*train_args(*pair, tmp_path / "m.npz", "--max-pixels", "1199")), 1, "before.png"
+    )
     assert "exceeds the limit of 1199" in line
     assert_ok(invoke(*train_args(*pair, tmp_path / "m.npz", "--max-pixels", "1200")))
 
@@ -209,8 +223,9 @@ def test_max_pixels_sets_the_limit(tmp_path, model_file, pair):
 def test_different_sizes_name_both_files_and_sizes(tmp_path):
     before = save(colour_field(40, 30, seed=1), tmp_path / "before.png")
     after = save(colour_field(41, 30, seed=1), tmp_path / "after.png")
-    line = assert_error(invoke(*train_args(before, after, tmp_path / "m.npz")), 1,
-                        "before.png", "after.png", "40x30", "41x30")
+    line = assert_error(
+        invoke(*train_args(before, after, tmp_path / "m.npz")), 1, "before.png", "after.png", "40x30", "41x30"
+    )
     assert "same size" in line
     assert not (tmp_path / "m.npz").exists()
 
@@ -226,8 +241,14 @@ def test_exif_rotated_source_with_unrotated_target(tmp_path):
     stored = colour_field(60, 40, seed=6)  # stored 60x40, shown 40x60 (orientation 6: rotate 90 CW)
     before = _exif_rotated(tmp_path / "rotated.jpg", stored, 6)
     after = save(gamma(stored), tmp_path / "unrotated.png")  # 60x40, as the pixels are stored
-    assert_error(invoke(*train_args(before, after, tmp_path / "m.npz")), 1,
-                 "rotated.jpg", "40x60", "unrotated.png", "60x40")
+    assert_error(
+        invoke(*train_args(before, after, tmp_path / "m.npz")),
+        1,
+        "rotated.jpg",
+        "40x60",
+        "unrotated.png",
+        "60x40",
+    )
     assert not (tmp_path / "m.npz").exists()
     # A target that is upright, like the rotated source, matches it.
     upright = save(gamma(np.rot90(stored, -1).copy()), tmp_path / "upright.png")
@@ -240,7 +261,9 @@ def test_exif_rotated_source_with_unrotated_target(tmp_path):
 def _corrupt_exif(tmp_path, name, seed):
     # An IFD that claims 65535 entries in a 14-byte block.
     path = tmp_path / f"{name}.jpg"
-    Image.fromarray(colour_field(40, 30, seed)).save(path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    Image.fromarray(colour_field(40, 30, seed)).save(
+        path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"
+    )
     return path
 
 
@@ -280,11 +303,18 @@ def _animated(ext):
     def make(tmp_path, name, seed):
         path = tmp_path / f"{name}{ext}"
         frames = [Image.fromarray(colour_field(40, 30, seed + k)) for k in range(3)]
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0,
-                       **({"lossless": True} if ext == ".webp" else {}))
+        frames[0].save(
+            path,
+            save_all=True,
+            append_images=frames[1:],
+            duration=100,
+            loop=0,
+            **({"lossless": True} if ext == ".webp" else {}),
+        )
         with Image.open(path) as image:
             assert image.n_frames == 3
         return path
+
     return make
 
 
@@ -392,11 +422,11 @@ def test_model_zip_that_is_not_an_npz(tmp_path, command):
 
 @MODEL_COMMANDS
 def test_model_missing_file_and_folder(tmp_path, command):
-    assert "no such" in assert_error(run_model_command(command, tmp_path / "gone.npz", tmp_path), 1,
-                                     "gone.npz")
+    assert "no such" in assert_error(
+        run_model_command(command, tmp_path / "gone.npz", tmp_path), 1, "gone.npz"
+    )
     (tmp_path / "dir.npz").mkdir()
-    assert "folder" in assert_error(run_model_command(command, tmp_path / "dir.npz", tmp_path), 1,
-                                    "dir.npz")
+    assert "folder" in assert_error(run_model_command(command, tmp_path / "dir.npz", tmp_path), 1, "dir.npz")
 
 
 def test_model_fifo_does_not_hang(tmp_path):
@@ -419,8 +449,9 @@ class PickleBomb:
 @pytest.mark.parametrize("key", ["W0", "metadata", "extra"])
 def test_pickled_object_array_is_never_unpickled(tmp_path, model_file, command, key):
     marker, control = tmp_path / "pwned", tmp_path / "control"
-    bad = write_npz(tmp_path / "look.npz",
-                    {**good_arrays(model_file), key: np.array([PickleBomb(marker)], dtype=object)})
+    bad = write_npz(
+        tmp_path / "look.npz", {**good_arrays(model_file), key: np.array([PickleBomb(marker)], dtype=object)}
+    )
     line = assert_error(run_model_command(command, bad, tmp_path), 1, bad)
     assert "pickled Python objects, which are never loaded" in line
     assert not marker.exists()
@@ -488,8 +519,12 @@ def test_model_future_format_version(tmp_path, model_file, command):
 def test_model_layout_not_rgba_to_rgba(tmp_path, model_file, command, sizes):
     arrays = good_arrays(model_file)
     rng = np.random.default_rng(0)
-    arrays.update(layer_sizes=np.array(sizes), W0=rng.random((sizes[0], 8), np.float32),
-                  W1=rng.random((8, sizes[-1]), np.float32), b1=np.zeros(sizes[-1], np.float32))
+    arrays.update(
+        layer_sizes=np.array(sizes),
+        W0=rng.random((sizes[0], 8), np.float32),
+        W1=rng.random((8, sizes[-1]), np.float32),
+        b1=np.zeros(sizes[-1], np.float32),
+    )
     bad = write_npz(tmp_path / "look.npz", arrays)
     line = assert_error(run_model_command(command, bad, tmp_path), 1, bad)
     assert f"maps {sizes[0]} to {sizes[-1]} channels" in line
@@ -500,7 +535,8 @@ def test_model_zip_bomb_is_refused_before_inflating(tmp_path, model_file):
     bad = tmp_path / "look.npz"
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f4", "fortran_order": False, "shape": (4, 1 << 24)})
+        header, {"descr": "<f4", "fortran_order": False, "shape": (4, 1 << 24)}
+    )
     with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for key, array in good_arrays(model_file).items():
             if key != "W0":
@@ -536,8 +572,9 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("command, option, name, allowed", BAD_OPTIONS,
-                         ids=[" ".join(row[1]) for row in BAD_OPTIONS])
+@pytest.mark.parametrize(
+    "command, option, name, allowed", BAD_OPTIONS, ids=[" ".join(row[1]) for row in BAD_OPTIONS]
+)
 def test_option_out_of_range_is_a_usage_error(tmp_path, pair, model_file, command, option, name, allowed):
     if command == "train":
         args = ["train", *pair, "-o", tmp_path / "m.npz", *option]
@@ -551,12 +588,16 @@ def test_option_out_of_range_is_a_usage_error(tmp_path, pair, model_file, comman
 # --- training faults -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("look, options", [
-    (gamma, ["--optimizer", "sgd", "--lr", "100"]),  # the error explodes
-    (gamma, ["--lr", "50"]),                         # Adam: the error jumps 17x in the first epoch
-    (sepia, ["--lr", "50"]),                         # Adam: finite, but never better than the start
-    (sepia, ["--optimizer", "sgd", "--lr", "100"]),  # ends worse than it started
-], ids=["gamma-sgd-100", "gamma-adam-50", "sepia-adam-50", "sepia-sgd-100"])
+@pytest.mark.parametrize(
+    "look, options",
+    [
+        (gamma, ["--optimizer", "sgd", "--lr", "100"]),  # the error explodes
+        (gamma, ["--lr", "50"]),  # Adam: the error jumps 17x in the first epoch
+        (sepia, ["--lr", "50"]),  # Adam: finite, but never better than the start
+        (sepia, ["--optimizer", "sgd", "--lr", "100"]),  # ends worse than it started
+    ],
+    ids=["gamma-sgd-100", "gamma-adam-50", "sepia-adam-50", "sepia-sgd-100"],
+)
 def test_diverging_training_saves_nothing(tmp_path, look, options):
     source = colour_field(96, 64, seed=1)
     before, after = save(source, tmp_path / "b.png"), save(look(source), tmp_path / "a.png")
@@ -584,8 +625,20 @@ def test_default_rates_do_not_count_as_diverged(tmp_path):
     for look in (gamma, sepia, lambda rgb: 255 - rgb, lambda rgb: rgb):
         after = save(look(source), tmp_path / "a.png")
         for optimizer in ("adam", "sgd"):
-            assert_ok(invoke("train", before, after, "-o", tmp_path / "m.npz", "--force",
-                             "--optimizer", optimizer, "--epochs", "5"))
+            assert_ok(
+                invoke(
+                    "train",
+                    before,
+                    after,
+                    "-o",
+                    tmp_path / "m.npz",
+                    "--force",
+                    "--optimizer",
+                    optimizer,
+                    "--epochs",
+                    "5",
+                )
+            )
 
 
 def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
@@ -594,10 +647,13 @@ def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
     before, after = save(source, tmp_path / "b.png"), save(gamma(source), tmp_path / "a.png")
     model = tmp_path / "look.npz"
     leader, follower = open_terminal()  # on a terminal, the progress bar shows each epoch as it ends
-    with subprocess.Popen([NNFILTER, "train", before, after, "-o", model, "--epochs", "1000"],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
-                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if ignored here
-                          ) as process:
+    with subprocess.Popen(
+        [NNFILTER, "train", before, after, "-o", model, "--epochs", "1000"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if ignored here
+    ) as process:
         os.close(follower)
         read_until(leader, lambda text: re.search(r"\| *[1-9]\d*/1000", text) is not None)
         process.send_signal(signal.SIGINT)
@@ -660,16 +716,20 @@ def test_output_exists_is_untouched(tmp_path, pair, model_file, photo):
 
 def test_output_under_a_file_used_as_folder(tmp_path, pair, model_file, photo):
     (tmp_path / "notes.txt").write_text("a file, not a folder")
-    for args in (("apply", photo, "-m", model_file, "-o", tmp_path / "notes.txt" / "out.png"),
-                 train_args(*pair, tmp_path / "notes.txt" / "look.npz")):
+    for args in (
+        ("apply", photo, "-m", model_file, "-o", tmp_path / "notes.txt" / "out.png"),
+        train_args(*pair, tmp_path / "notes.txt" / "look.npz"),
+    ):
         line = assert_error(invoke(*args), 1, "notes.txt")
         assert "not a folder" in line
     assert (tmp_path / "notes.txt").read_text() == "a file, not a folder"
 
 
 def test_output_in_an_unwritable_folder(tmp_path, pair, model_file, photo):
-    for args in (("apply", photo, "-m", model_file, "-o", "/proc/nnfilter-test.png"),
-                 train_args(*pair, "/proc/nnfilter-test.npz")):
+    for args in (
+        ("apply", photo, "-m", model_file, "-o", "/proc/nnfilter-test.png"),
+        train_args(*pair, "/proc/nnfilter-test.npz"),
+    ):
         line = assert_error(invoke(*args), 1, "/proc/nnfilter-test")
         assert "cannot write" in line
 
@@ -681,8 +741,9 @@ def test_output_that_is_a_folder(tmp_path, pair, model_file, photo):
         assert "is a folder" in assert_error(invoke(*train_args(*pair, folder, *force)), 1, folder)
     # apply -o FOLDER writes FOLDER/photo.png; if that is itself a folder, it is refused.
     (tmp_path / "out" / "photo.png").mkdir(parents=True)
-    line = assert_error(invoke("apply", photo, "-m", model_file, "-o", tmp_path / "out", "--force"), 1,
-                        "photo.png")
+    line = assert_error(
+        invoke("apply", photo, "-m", model_file, "-o", tmp_path / "out", "--force"), 1, "photo.png"
+    )
     assert "is a folder" in line
     assert list((tmp_path / "out").iterdir()) == [tmp_path / "out" / "photo.png"]
     assert temps(tmp_path) == []
@@ -700,8 +761,9 @@ def tiny_disk(tmp_path):
     mount.mkdir()
     if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)],
-                          capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -744,8 +806,7 @@ def test_full_disk_file_size_limit(tmp_path, pair, model_file):
         [NNFILTER, *train_args(*pair, tmp_path / "look.npz", "--hidden", "128,128")],
     ]
     for args in runs:
-        done = subprocess.run(args, capture_output=True, text=True, preexec_fn=_limit_file_size,
-                              timeout=60)
+        done = subprocess.run(args, capture_output=True, text=True, preexec_fn=_limit_file_size, timeout=60)
         errors = [line for line in done.stderr.splitlines() if line.lower().startswith("error:")]
         assert done.returncode == 1 and len(errors) == 1, done.stderr
         assert "Traceback" not in done.stderr and "File too large" in errors[0], done.stderr

@@ -10,11 +10,11 @@ import io
 import zipfile
 
 import pytest
+from conftest import colour_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import colour_field
 from nnfilter.errors import NnfilterError
 from nnfilter.images import open_image
 from nnfilter.look import Look, learn_look
@@ -22,8 +22,12 @@ from nnfilter.modelfile import load_model, model_to_bytes
 from nnfilter.train import TrainConfig
 
 MAX_PIXELS = 1 << 16
-FUZZ = settings(derandomize=True, max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    derandomize=True,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _image_bytes(fmt: str, **params) -> bytes:
@@ -125,9 +129,21 @@ def test_seeds_are_valid(case_file):
 
 
 @FUZZ
-@given(data=st.binary(min_size=1, max_size=4096), prefix=st.sampled_from(
-    [b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF", b"II*\x00", b"PK\x03\x04",
-     b"\x93NUMPY"]))
+@given(
+    data=st.binary(min_size=1, max_size=4096),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"\xff\xd8\xff",
+            b"\x89PNG\r\n\x1a\n",
+            b"GIF89a",
+            b"RIFF",
+            b"II*\x00",
+            b"PK\x03\x04",
+            b"\x93NUMPY",
+        ]
+    ),
+)
 def test_random_bytes(case_file, data, prefix):
     case_file.write_bytes(prefix + data)
     _call_expecting_only_our_errors(open_image, case_file, MAX_PIXELS)

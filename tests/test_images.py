@@ -291,7 +291,11 @@ def test_reading_in_the_background_gives_what_open_image_gives(tmp_path):
     expected = open_image(path)
     reading = ImageReading(path)
     got = reading.result()
-    assert (got.mode, got.size, got.format) == (expected.mode, expected.size, "JPEG") == ("RGB", (20, 48), "JPEG")
+    assert (
+        (got.mode, got.size, got.format)
+        == (expected.mode, expected.size, "JPEG")
+        == ("RGB", (20, 48), "JPEG")
+    )
     assert got.tobytes() == expected.tobytes() and got.info == expected.info
     assert set(got.info) == {"exif", "icc_profile"}
 

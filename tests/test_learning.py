@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import colour_field, gamma, sepia
+
 from nnfilter import Look, learn_look
 from nnfilter.train import TrainConfig
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import colour_field
 from PIL import Image
 
 from benchmarks.looks import LOOKS
-from conftest import colour_field
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 PHOTOS = ["before.jpg", "after.jpg", "test1.jpg", "test2.jpg", "test3.jpg", "test4.jpg"]

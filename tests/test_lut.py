@@ -41,7 +41,12 @@ def sample_image() -> Image.Image:
     """256×128 RGB: Pillow's gradient merge (128×128) above 128×128 seeded noise that covers the whole cube."""
     gradient = Image.linear_gradient("L")
     merged = Image.merge(
-        "RGB", [gradient, gradient.transpose(Image.Transpose.ROTATE_90), gradient.transpose(Image.Transpose.ROTATE_180)]
+        "RGB",
+        [
+            gradient,
+            gradient.transpose(Image.Transpose.ROTATE_90),
+            gradient.transpose(Image.Transpose.ROTATE_180),
+        ],
     ).resize((128, 128), Image.Resampling.NEAREST)
     noise = np.random.default_rng(0).integers(0, 256, size=(128, 128, 3), dtype=np.uint8)
     return Image.fromarray(np.concatenate([np.asarray(merged), noise]), mode="RGB")
@@ -128,7 +133,7 @@ def test_cube_round_trip(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[:4] == ['TITLE "warm look"', "LUT_3D_SIZE 9", "DOMAIN_MIN 0 0 0", "DOMAIN_MAX 1 1 1"]
     assert len(lines) == 4 + 9**3
-    assert lines[5] == "%.6f %.6f %.6f" % tuple(table[0, 0, 1])  # second row: red index 1
+    assert lines[5] == " ".join(f"{v:.6f}" for v in table[0, 0, 1])  # second row: red index 1
     back = read_cube(path)
     assert back.shape == table.shape and back.dtype == np.float32
     np.testing.assert_allclose(back, table, rtol=0, atol=5e-7 + 1e-7)  # 6 decimals, then float32
@@ -144,7 +149,9 @@ def test_write_cube_clips_and_cleans_title(tmp_path):
     write_cube(path, table, title='say "hi"\nthere')
     text = path.read_text()
     assert text.startswith("TITLE \"say 'hi' there\"\n")
-    assert "-" not in text and "0.000000 0.000000 0.000000\n" in text and "1.000000 1.000000 1.000000\n" in text
+    assert (
+        "-" not in text and "0.000000 0.000000 0.000000\n" in text and "1.000000 1.000000 1.000000\n" in text
+    )
     assert read_cube(path).tolist() == np.clip(table, 0, 1).tolist()
 
 
@@ -220,17 +227,32 @@ GOOD_ROWS = [" ".join(map(str, p)) for p in grid_points(2).tolist()]
         (cube(2, header="LUT_3D_SIZE 1"), r"LUT_3D_SIZE must be an integer from 2 to 65, got '1'"),
         (cube(2, header="LUT_3D_SIZE two"), r"LUT_3D_SIZE must be an integer from 2 to 65, got 'two'"),
         (cube(2, header="LUT_3D_SIZE"), r"LUT_3D_SIZE must be an integer from 2 to 65, got ''"),
-        (cube(2, header="LUT_3D_SIZE 2\nLUT_3D_SIZE 2"), r"line 2: second LUT_3D_SIZE \(the first is on line 1\)"),
+        (
+            cube(2, header="LUT_3D_SIZE 2\nLUT_3D_SIZE 2"),
+            r"line 2: second LUT_3D_SIZE \(the first is on line 1\)",
+        ),
         (cube(2, GOOD_ROWS[:-1]), r"empty\.cube: LUT_3D_SIZE 2 needs 8 rows, found 7"),
         (cube(2, GOOD_ROWS + ["1 1 1"]), r"line 10: more than the 8 rows of LUT_3D_SIZE 2"),
-        (cube(2, GOOD_ROWS[:3] + ["0.5 abc 0"] + GOOD_ROWS[4:]), r"line 5: row has a value that is not a number"),
-        (cube(2, GOOD_ROWS[:3] + ["0.5 0.5"] + GOOD_ROWS[4:]), r"line 5: row needs 3 numbers, got 2: '0.5 0.5'"),
+        (
+            cube(2, GOOD_ROWS[:3] + ["0.5 abc 0"] + GOOD_ROWS[4:]),
+            r"line 5: row has a value that is not a number",
+        ),
+        (
+            cube(2, GOOD_ROWS[:3] + ["0.5 0.5"] + GOOD_ROWS[4:]),
+            r"line 5: row needs 3 numbers, got 2: '0.5 0.5'",
+        ),
         (cube(2, GOOD_ROWS[:3] + ["0 0 0 0"] + GOOD_ROWS[4:]), r"line 5: row needs 3 numbers, got 4"),
         (cube(2, GOOD_ROWS[:7] + ["nan 1 1"]), r"line 9: row has a value that is not finite: 'nan 1 1'"),
         (cube(2, GOOD_ROWS[:7] + ["1 INF 1"]), r"line 9: row has a value that is not finite"),
         (cube(2, GOOD_ROWS[:7] + ["1 1e999 1"]), r"line 9: row has a value that is not finite"),
-        (cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MIN -0.1 0 0"), r"line 2: DOMAIN_MIN -0.1 0 0 is not supported, only"),
-        (cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MAX 1 1 2"), r"line 2: DOMAIN_MAX 1 1 2 is not supported, only.*1 1 1$"),
+        (
+            cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MIN -0.1 0 0"),
+            r"line 2: DOMAIN_MIN -0.1 0 0 is not supported, only",
+        ),
+        (
+            cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MAX 1 1 2"),
+            r"line 2: DOMAIN_MAX 1 1 2 is not supported, only.*1 1 1$",
+        ),
         (cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MAX 1 1"), r"line 2: DOMAIN_MAX needs 3 numbers, got 2"),
         (cube(2, header="LUT_3D_INPUT_RANGE 0 4\nLUT_3D_SIZE 2"), r"LUT_3D_INPUT_RANGE 0 4 is not supported"),
     ],
@@ -256,7 +278,9 @@ def test_read_cube_rejects_a_big_file_with_one_bad_row(tmp_path):
 
 def test_read_cube_unreadable_files(tmp_path):
     missing = tmp_path / "missing.cube"
-    with pytest.raises(LutFormatError, match=r"cannot read LUT file .*missing\.cube: No such file or directory"):
+    with pytest.raises(
+        LutFormatError, match=r"cannot read LUT file .*missing\.cube: No such file or directory"
+    ):
         read_cube(missing)
     with pytest.raises(LutFormatError, match=r"cannot read LUT file .*: Is a directory"):
         read_cube(tmp_path)
@@ -312,7 +336,9 @@ def test_hald_level_for(size, level):
 
 @pytest.mark.parametrize("size", [33, 1, 0, -4, 289, 65, 64.0])
 def test_hald_level_for_rejects(size):
-    with pytest.raises(ValueError, match=r"HaldCLUT table size must be the square of a level from 2 to 16 .*, got"):
+    with pytest.raises(
+        ValueError, match=r"HaldCLUT table size must be the square of a level from 2 to 16 .*, got"
+    ):
         hald_level_for(size)
 
 
@@ -357,7 +383,9 @@ def test_ffmpeg_lut3d_applies_cube(tmp_path, ffmpeg, interp):
     assert out.shape == (image.height, image.width, 3)
     pillow = levels(image.filter(lut_filter(table)))
     vs_pillow, vs_exact = mean_abs(out, pillow), mean_abs(out, exact(image, look))
-    assert vs_pillow <= 2 and vs_exact <= 2, f"ffmpeg {interp}: {vs_pillow:.3f} vs Pillow, {vs_exact:.3f} vs exact"
+    assert vs_pillow <= 2 and vs_exact <= 2, (
+        f"ffmpeg {interp}: {vs_pillow:.3f} vs Pillow, {vs_exact:.3f} vs exact"
+    )
 
 
 def hald_case(folder) -> tuple[Image.Image, np.ndarray]:
@@ -374,9 +402,13 @@ def test_ffmpeg_haldclut_applies_hald(tmp_path, ffmpeg):
     run([ffmpeg, "-v", "error", "-y", "-i", "in.png", "-i", "hald.png", "-filter_complex", "[0][1]haldclut",
          "-frames:v", "1", "-pix_fmt", "rgb24", "out.png"], cwd=tmp_path)  # fmt: skip
     out = read_png(tmp_path / "out.png")
-    vs_pillow = mean_abs(out, levels(image.filter(lut_filter(table[::3, ::3, ::3]))))  # 22³ subgrid of the 64³
+    vs_pillow = mean_abs(
+        out, levels(image.filter(lut_filter(table[::3, ::3, ::3])))
+    )  # 22³ subgrid of the 64³
     vs_exact = mean_abs(out, exact(image, look))
-    assert vs_exact <= 2 and vs_pillow <= 2, f"ffmpeg haldclut: {vs_exact:.3f} vs exact, {vs_pillow:.3f} vs Pillow"
+    assert vs_exact <= 2 and vs_pillow <= 2, (
+        f"ffmpeg haldclut: {vs_exact:.3f} vs exact, {vs_pillow:.3f} vs Pillow"
+    )
 
 
 def test_imagemagick_hald_clut_applies_hald(tmp_path, imagemagick):
@@ -385,7 +417,9 @@ def test_imagemagick_hald_clut_applies_hald(tmp_path, imagemagick):
     out = read_png(tmp_path / "out.png")
     vs_exact = mean_abs(out, exact(image, look))
     vs_pillow = mean_abs(out, levels(image.filter(lut_filter(table[::3, ::3, ::3]))))
-    assert vs_exact <= 2 and vs_pillow <= 2, f"ImageMagick: {vs_exact:.3f} vs exact, {vs_pillow:.3f} vs Pillow"
+    assert vs_exact <= 2 and vs_pillow <= 2, (
+        f"ImageMagick: {vs_exact:.3f} vs exact, {vs_pillow:.3f} vs Pillow"
+    )
 
 
 @pytest.mark.parametrize("level", [2, 8])

@@ -27,7 +27,7 @@ def test_backprop_matches_finite_differences(activation, loss, residual):
     w = rng.uniform(0.5, 2.0, 7)
     grads = backward(model, forward(model, x), y, w, loss)
     eps = 1e-6
-    for param, grad in zip(model.parameters(), grads):
+    for param, grad in zip(model.parameters(), grads, strict=True):
         numeric = np.zeros_like(param)
         for index in np.ndindex(param.shape):
             old = param[index]
@@ -61,8 +61,17 @@ def test_sigmoid_network_learns_xor():
     x = np.array([[0, 0, 0, 1], [0, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1]], dtype=np.float32)
     y = np.repeat(np.array([[0], [1], [1], [0]], dtype=np.float32), 4, axis=1)
     samples = ColourSamples(x, y, np.ones(4, np.float32))
-    config = TrainConfig(hidden=[4], optimizer="sgd", lr=2.0, momentum=0.9, batch_size=4,
-                         epochs=3000, validation_share=0.0, residual=False, count_power=0.0)
+    config = TrainConfig(
+        hidden=[4],
+        optimizer="sgd",
+        lr=2.0,
+        momentum=0.9,
+        batch_size=4,
+        epochs=3000,
+        validation_share=0.0,
+        residual=False,
+        count_power=0.0,
+    )
     result = train(samples, config)
     out = predict(result.model, x)
     assert (np.abs(out - y) < 0.2).all(), out
@@ -75,9 +84,9 @@ def test_same_seed_gives_same_model_and_other_seed_differs():
     config = TrainConfig(hidden=[6], epochs=3, seed=5)
     a, b = train(samples, config).model, train(samples, config).model
     c = train(samples, TrainConfig(hidden=[6], epochs=3, seed=6)).model
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert np.array_equal(pa, pb)
-    assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+    assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
 
 
 def test_the_option_names_are_what_the_maths_implements():
@@ -87,4 +96,3 @@ def test_the_option_names_are_what_the_maths_implements():
     assert set(config.ACTIVATION_NAMES) == set(ACTIVATIONS)
     assert set(config.LOSS_NAMES) == set(LOSSES)
     assert set(config.OPTIMIZER_NAMES) == set(OPTIMIZERS) == set(config.DEFAULT_LR)
-
