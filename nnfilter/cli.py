@@ -18,10 +18,19 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .batch import FORMAT_EXTENSIONS, Report, Runner, Settings, is_single_file, plan_batch
+from .batch import Outcome, Report, Settings, run_batch
 from .config import ACTIVATION_NAMES, AUTO_STEPS, DEFAULT_LR, LOSS_NAMES, OPTIMIZER_NAMES, TrainConfig
-from .errors import EXIT_INTERRUPTED, NnfilterError, OutputError, PairMismatchError
-from .images import DEFAULT_MAX_PIXELS, ImageReading, atomic_write, open_image, save_image
+from .errors import (
+    EXIT_INTERRUPTED,
+    NnfilterError,
+    OutputError,
+    OutputExistsError,
+    PlanError,
+    TrainingDivergedError,
+)
+from .files import check_destination, make_folder
+from .images import DEFAULT_MAX_PIXELS, ImageReading
+from .plan import FORMAT_EXTENSIONS, plan_batch
 
 # The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
 # them, so that `apply` can start reading its photo first, and --help and usage errors are quick.
@@ -90,8 +99,17 @@ def _load_lut(path: Path) -> CubeLook:
     return CubeLook(read_cube(path))
 
 
+def _hint(exc: BaseException | None) -> str:
+    """The options that would help with ``exc``, as text to append to its message ("" if none)."""
+    if isinstance(exc, OutputExistsError):
+        return " (use --force to overwrite)"
+    if isinstance(exc, TrainingDivergedError) and exc.lr is not None:
+        return f"; try a smaller --lr than {exc.lr:g}"
+    return ""
+
+
 def _fail(exc: BaseException) -> click.ClickException:
-    return click.ClickException(str(exc))
+    return click.ClickException(f"{exc}{_hint(exc)}")
 
 
 class _Commands(click.Group):
@@ -117,10 +135,6 @@ def main() -> None:
 
     Exit codes: 0 success, 1 error, 2 usage error, 130 interrupted.
     """
-    # The maths runs its small matrix products on one thread (threadpoolctl), but OpenBLAS starts
-    # a thread per core when numpy is imported, and they spin for a while: ~0.1 s of CPU taken
-    # from decoding the photo. Unless the user asked for threads, it starts none.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 DEFAULTS = TrainConfig()
@@ -227,7 +241,8 @@ max_pixels_option = click.option(
     "the loss curve (loss.png) and the eval table (eval.txt).",
 )
 @max_pixels_option
-def train(before, after, pairs, output, force, report, max_pixels, **options) -> None:
+@click.pass_context
+def train(ctx, before, after, pairs, output, force, report, max_pixels, **options) -> None:
     """Learn the look that turns BEFORE into AFTER and save it as a model.
 
     BEFORE and AFTER are the same photo before and after editing (same size, any format Pillow
@@ -248,10 +263,11 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
         raise click.UsageError("give a BEFORE AFTER pair (or --pair BEFORE AFTER)")
     config = TrainConfig(**options)
     path = output or default_model_path()
-    if output is not None and output.is_dir():
-        raise click.ClickException(f"{output}: is a folder")
-    if output is not None and output.exists() and not force:
-        raise click.ClickException(f"{output}: exists (use --force to overwrite)")
+    try:
+        if output is not None:  # refused now, not after the training
+            check_destination(output, force)
+    except NnfilterError as exc:
+        raise _fail(exc) from None
 
     with _progress_bar(total=config.epochs, desc="train", unit="epoch") as bar:
 
@@ -262,31 +278,29 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
                 bar.update()
 
         try:
-            from .look import learn_look_from_files
+            from .look import learn_look_from_pairs, open_pairs
 
-            look, result = learn_look_from_files(pairs, config, on_epoch, max_pixels)
+            opened = open_pairs(pairs, max_pixels)
+            look, result = learn_look_from_pairs(opened, config, on_epoch)
         except NnfilterError as exc:
             raise _fail(exc) from None
         except KeyboardInterrupt:  # while reading the images (training itself catches Ctrl-C)
             click.echo("interrupted before training started: no model saved", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            ctx.exit(EXIT_INTERRUPTED)
     if not result.history:
         click.echo("interrupted before the first epoch ended: no model saved", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        ctx.exit(EXIT_INTERRUPTED)
     replacing = output is None and path.exists()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise click.ClickException(f"{path}: {path.parent} is not a folder") from None
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot make folder {path.parent} ({exc.strerror})") from None
-    try:
+        if os.path.exists(path.parent) and not path.parent.is_dir():
+            raise OutputError(f"{path}: {path.parent} is not a folder")
+        make_folder(path.parent, f"{path}: cannot make folder {path.parent}")
         look.save(path, overwrite=force or output is None)
     except NnfilterError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:  # atomic_write has removed its temporary file
         click.echo(f"interrupted while saving: {path} not written", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        ctx.exit(EXIT_INTERRUPTED)
     meta = look.metadata
     summary = (
         f"{meta['epochs_run']} epochs, training error {meta['train_error']:.3g}, "
@@ -294,7 +308,7 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
     )
     if result.interrupted:
         click.echo(f"interrupted: saved the best model so far to {path} ({summary})", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        ctx.exit(EXIT_INTERRUPTED)
     verb = "replaced" if replacing else "saved"
     click.echo(f"{verb} {path} ({summary})", err=True)
     click.echo(
@@ -302,23 +316,14 @@ def train(before, after, pairs, output, force, report, max_pixels, **options) ->
         err=True,
     )
     if report is not None:
+        from .report import write_train_report
+
         try:
-            _write_train_report(report, look, result.history, pairs, max_pixels)
+            named = [(pair.before_path.name, pair.before, pair.after) for pair in opened]
+            write_train_report(report, look, result.history, named)
         except NnfilterError as exc:
             raise _fail(exc) from None
         click.echo(f"report in {report}", err=True)
-
-
-def _write_train_report(folder: Path, look: Look, history, pairs, max_pixels: int) -> None:
-    """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
-    from .evaluate import evaluate, score_table
-    from .report import loss_plot
-
-    opened = [(b.name, open_image(b, max_pixels), open_image(a, max_pixels)) for b, a in pairs]
-    _write_eval_report(folder, look, opened)
-    save_image(loss_plot(history), folder / "loss.png", overwrite=True)
-    table = score_table(evaluate(look, opened)) + "\n"
-    atomic_write(folder / "eval.txt", lambda f: f.write(table.encode()), overwrite=True)
 
 
 @main.command()
@@ -456,7 +461,7 @@ def apply(
             format=format_,
             existing=existing,
         )
-    except ValueError as exc:
+    except PlanError as exc:
         raise click.UsageError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("interrupted while listing the inputs: nothing written", err=True)
@@ -489,17 +494,15 @@ def apply(
         )
         ctx.exit(report.return_code)
 
-    single_file = is_single_file(paths, listed, output)
     settings = Settings(
         quality=quality,
         overwrite=force,
         max_pixels=max_pixels,
-        make_folders=not single_file,
+        make_folders=not plan.single_file,
         warn_coverage=warn_coverage,
-        threads=jobs if len(plan.jobs) == 1 else 1,
     )
     _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading)
-    if not single_file and (report.return_code != 0 or not quiet):
+    if not plan.single_file and (report.return_code != 0 or not quiet):
         click.echo(report.summary(), err=True)
     ctx.exit(report.return_code)
 
@@ -530,10 +533,9 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None)
         else:
             bar.write(message, file=sys.stderr)
 
-    def record(outcome) -> None:
-        report.add(outcome)
+    def record(outcome: Outcome) -> None:
         if outcome.error is not None:
-            say(f"error: {outcome.error}")
+            say(f"error: {outcome.error}{_hint(outcome.cause)}")
         if outcome.warning is not None:
             say(f"warning: {outcome.warning}")
         if outcome.error is None and verbose:
@@ -550,16 +552,8 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None)
         else:
             say("interrupted: finishing the files being written")
 
-    runner = Runner(look, plan.jobs, settings, jobs, on_interrupt, first_reading=reading)
-    try:
-        with _progress_bar(quiet, total=len(plan.jobs), unit="file", dynamic_ncols=True) as bar, runner:
-            for outcome in runner:
-                record(outcome)
-        report.interrupted = runner.interrupted
-    except KeyboardInterrupt:  # only where the runner cannot catch Ctrl-C itself (not the main thread)
-        report.interrupted = True
-    processed = len(report.done) + len(report.failed) - len(plan.failed)
-    report.not_processed = len(plan.jobs) - processed
+    with _progress_bar(quiet, total=len(plan.jobs), unit="file", dynamic_ncols=True) as bar:
+        run_batch(look, plan.jobs, settings, report, jobs, record, on_interrupt, reading)
 
 
 @main.command()
@@ -690,43 +684,19 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
             "give BEFORE AFTER pairs: an even number of images", param_hint="BEFORE AFTER"
         )
     from .evaluate import evaluate, score_table
+    from .look import open_pairs
+    from .report import write_eval_report
 
     try:
         look = _load_look(model)
-        pairs = [
-            (before.name, open_image(before, max_pixels), open_image(after, max_pixels))
-            for before, after in zip(images[::2], images[1::2], strict=True)
-        ]
-        for (name, before, after), after_path in zip(pairs, images[1::2], strict=True):
-            if before.size != after.size:
-                raise PairMismatchError(
-                    f"{name} is {before.size[0]}x{before.size[1]} but "
-                    f"{after_path.name} is {after.size[0]}x{after.size[1]}"
-                )
+        opened = open_pairs(list(zip(images[::2], images[1::2], strict=True)), max_pixels)
+        pairs = [(pair.before_path.name, pair.before, pair.after) for pair in opened]
         scores = evaluate(look, pairs)
         if report is not None:
-            _write_eval_report(report, look, pairs)
+            write_eval_report(report, look, pairs)
     except NnfilterError as exc:
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps([asdict(s) for s in scores], indent=2))
     else:
         click.echo(score_table(scores))
-
-
-def _write_eval_report(folder: Path, look: Look, pairs) -> None:
-    """Pictures of each pair: before | learned | after, and any unseen colours highlighted."""
-    from .report import highlight_unseen, side_by_side
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot make the report folder ({exc.strerror})") from None
-    covered = look.coverage
-    for name, before, after in pairs:
-        stem = Path(name).stem
-        learned = look.apply(before.copy())
-        sheet = side_by_side([before, learned, after], ["before", "learned", "after"])
-        save_image(sheet, folder / f"{stem}-compare.png", overwrite=True)
-        if covered is not None and look.unseen_share(before):
-            save_image(highlight_unseen(before, covered), folder / f"{stem}-unseen.png", overwrite=True)

@@ -37,14 +37,17 @@ class ColourSamples:
         return ColourSamples(self.inputs[index], self.targets[index], self.counts[index])
 
 
-def check_pair(source: np.ndarray, target: np.ndarray) -> None:
-    """Refuse a before/after pair whose images are not the same size."""
-    if source.shape[:2] != target.shape[:2]:
-        sh, sw = source.shape[:2]
-        th, tw = target.shape[:2]
-        raise PairMismatchError(
-            f"before and after differ in size: {sw}x{sh} and {tw}x{th} (they must show the same scene)"
+def check_pair(
+    before_size: tuple[int, int], after_size: tuple[int, int], names: tuple[str, str] = ("before", "after")
+) -> None:
+    """Refuse a before/after pair whose images are not the same size (width, height), naming both."""
+    if tuple(before_size) != tuple(after_size):
+        (bw, bh), (aw, ah) = before_size, after_size
+        msg = (
+            f"{names[0]} is {bw}x{bh} but {names[1]} is {aw}x{ah}: "
+            "before and after must be the same size (sizes are as shown, after EXIF rotation)"
         )
+        raise PairMismatchError(msg)
 
 
 def cell_keys(rgba: np.ndarray, bits: int) -> np.ndarray:

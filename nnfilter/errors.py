@@ -1,6 +1,14 @@
-"""nnfilter's own exceptions: the core raises these, the CLI turns them into one-line errors."""
+"""nnfilter's own exceptions: the core raises these, the CLI turns them into one-line errors.
 
-#: The exit code of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+Messages name files and values, never command-line options: the CLI adds such hints.
+"""
+
+from __future__ import annotations
+
+#: Exit codes: success; an error (or some files of a batch failed); a run stopped by Ctrl-C
+#: (128 + SIGINT, as shells report it). Usage errors exit 2, click's own code.
+EXIT_OK = 0
+EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -25,8 +33,24 @@ class LutFormatError(NnfilterError):
 
 
 class TrainingDivergedError(NnfilterError):
-    """Training blew up (non-finite or exploding loss or weights)."""
+    """Training blew up (non-finite or exploding loss or weights) at learning rate ``lr``."""
+
+    def __init__(self, message: str, lr: float | None = None) -> None:
+        super().__init__(message)
+        self.lr = lr
 
 
 class OutputError(NnfilterError):
     """An output could not be written, or would overwrite something it must not."""
+
+
+class OutputExistsError(OutputError):
+    """An output exists and was not to be replaced; ``path`` names it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: exists")
+        self.path = path
+
+
+class PlanError(NnfilterError):
+    """The inputs and output options of a batch cannot make a plan (which output each input gets)."""

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from .colour import colour_stats
+from .data import check_pair
 from .look import Look
 
 
@@ -36,8 +37,7 @@ def evaluate(look: Look, pairs: list[tuple[str, Image.Image, Image.Image]]) -> l
     """Score ``look`` on (name, before, after) pairs; the last score is "overall", over all pixels."""
     scores, predictions, truths = [], [], []
     for name, before, after in pairs:
-        if before.size != after.size:
-            raise ValueError(f"{name}: before and after differ in size: {before.size} and {after.size}")
+        check_pair(before.size, after.size, (name, "its after"))
         unseen = look.unseen_share(before)
         predicted = _rgb(look.apply(before.copy()))
         truth = _rgb(after)

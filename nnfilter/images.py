@@ -1,6 +1,6 @@
 """Image files in and out: open any photo as RGB/RGBA, save atomically with its EXIF and ICC profile.
 
-Only I/O lives here: no maths, no model, no click. Every failure is an ``ImageError`` (reading) or an
+Only photo I/O lives here (the file-system plumbing is in ``files``): no maths, no model, no click. Every failure is an ``ImageError`` (reading) or an
 ``OutputError`` (writing) whose one-line message names the file and the problem; no raw Pillow or OS
 exception escapes (``KeyboardInterrupt`` passes through untouched).
 """
@@ -11,7 +11,7 @@ import os
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from .errors import ImageError, NnfilterError, OutputError
+from .files import atomic_write, check_regular_file, describe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -218,10 +219,10 @@ def _read_errors(name: str) -> Iterator[None]:
         if isinstance(exc, UnidentifiedImageError):
             raise ImageError(f"{name}: not an image file") from None
         if exc.filename is not None:  # from the file system, not from a decoder
-            raise ImageError(f"{name}: cannot read ({_describe(exc)})") from None
-        raise ImageError(f"{name}: image is truncated or damaged ({_describe(exc)})") from None
+            raise ImageError(f"{name}: cannot read ({describe(exc)})") from None
+        raise ImageError(f"{name}: image is truncated or damaged ({describe(exc)})") from None
     except Exception as exc:
-        raise ImageError(f"{name}: image is truncated or damaged ({_describe(exc)})") from None
+        raise ImageError(f"{name}: image is truncated or damaged ({describe(exc)})") from None
 
 
 def _open_checked(
@@ -267,28 +268,10 @@ def _upright_rgb(image: Image.Image, name: str) -> Image.Image:
     try:
         result = normalize_mode(image)
     except Exception as exc:
-        raise ImageError(f"{name}: cannot convert {image.mode} pixels to RGB ({_describe(exc)})") from None
+        raise ImageError(f"{name}: cannot convert {image.mode} pixels to RGB ({describe(exc)})") from None
     result.info = info
     result.format = source_format
     return result
-
-
-def check_regular_file(
-    path: str | os.PathLike[str], name: str, what: str = "image file", error: type = ImageError
-) -> os.stat_result:
-    """Refuse, with a message naming the file, a path that is missing, a folder, or not a regular
-    file (a FIFO or device could block reading, or never end); return its ``os.stat``."""
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise error(f"{name}: no such file") from None
-    except OSError as exc:
-        raise error(f"{name}: cannot read ({_describe(exc)})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise error(f"{name}: is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}")
-    if not stat.S_ISREG(st.st_mode):
-        raise error(f"{name}: not a regular file")
-    return st
 
 
 def _open_header(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Image:
@@ -468,7 +451,7 @@ def save_image(
                 params["exif"] = _tiff_safe_exif(params["exif"])
             image.save(file, format=fmt, **params)
         except Exception as exc:
-            raise OutputError(f"{name}: cannot save as {fmt} ({_describe(exc)})") from None
+            raise OutputError(f"{name}: cannot save as {fmt} ({describe(exc)})") from None
 
     atomic_write(path, write, overwrite=overwrite)
 
@@ -500,91 +483,3 @@ def _tiff_safe_exif(exif: bytes | Image.Exif) -> Image.Exif:
     for tag in _TIFF_LAYOUT_TAGS & set(safe):
         del safe[tag]
     return safe
-
-
-def atomic_write(
-    path: str | os.PathLike[str], write_fn: Callable[[IO[bytes]], None], overwrite: bool = False
-) -> None:
-    """Write a file through ``write_fn(binary_file)`` into a temporary file, then rename it into place.
-
-    The temporary file (".nnfilter-<random><ext>") is made in the destination folder, with the usual
-    umask permissions (or the mode of the file it replaces), flushed and fsynced, then ``os.replace``d
-    over ``path``. On any failure, Ctrl-C included, it is removed and an existing destination is left
-    untouched. ``NnfilterError`` from ``write_fn`` passes through; other exceptions become
-    ``OutputError``; ``KeyboardInterrupt`` is re-raised as is.
-
-    Raises
-    ------
-    OutputError
-        Destination is a folder or a non-regular file, exists (unless ``overwrite``), its folder is
-        missing, or writing failed.
-    """
-    name = os.fsdecode(path)
-    dest = os.fspath(path)
-    mode = _check_destination(dest, name, overwrite)
-    folder = os.path.dirname(dest) or os.curdir
-    suffix = os.path.splitext(os.fsdecode(dest))[1]
-    file, temp = _create_temp(folder, suffix, name)
-    try:
-        with file:
-            write_fn(file)
-            file.flush()
-            os.fsync(file.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
-        if not overwrite and os.path.lexists(dest):  # appeared while we were writing
-            raise OutputError(f"{name}: exists (use --force to overwrite)")
-        os.replace(temp, dest)
-    except BaseException as exc:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(exc, NnfilterError) or not isinstance(exc, Exception):
-            raise
-        raise OutputError(f"{name}: cannot write ({_describe(exc)})") from None
-
-
-def _check_destination(dest: str | bytes, name: str, overwrite: bool) -> int | None:
-    """Refuse a destination we must not write; return the permission bits of a file being replaced."""
-    if os.path.isdir(dest):
-        raise OutputError(f"{name}: is a folder")
-    folder = os.path.dirname(dest) or os.curdir
-    if not os.path.isdir(folder):
-        if os.path.exists(folder):
-            raise OutputError(f"{name}: {os.fsdecode(folder)} is not a folder")
-        raise OutputError(f"{name}: folder {os.fsdecode(folder)} does not exist")
-    if not os.path.lexists(dest):
-        return None
-    if not overwrite:
-        raise OutputError(f"{name}: exists (use --force to overwrite)")
-    try:
-        st = os.stat(dest)
-    except OSError:
-        return None  # a dangling symlink: replaced like a file
-    if not stat.S_ISREG(st.st_mode):
-        raise OutputError(f"{name}: not a regular file, refusing to replace it")
-    return stat.S_IMODE(st.st_mode)
-
-
-def _create_temp(folder: str | bytes, suffix: str, name: str) -> tuple[IO[bytes], str]:
-    """Create and open a new file in ``folder``; "x" mode gives 0o666 minus umask (tempfile gives 0o600)."""
-    folder = os.fsdecode(folder)
-    for _ in range(100):
-        temp = os.path.join(folder, f".nnfilter-{os.urandom(6).hex()}{suffix}")
-        try:
-            return open(temp, "xb"), temp
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise OutputError(f"{name}: cannot write in folder {folder} ({_describe(exc)})") from None
-    raise OutputError(f"{name}: cannot create a temporary file in folder {folder}")
-
-
-def _describe(exc: BaseException) -> str:
-    """One line saying what went wrong, without a path the message already names."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = str(exc) or type(exc).__name__
-    return " ".join(text.split())

@@ -20,7 +20,7 @@ from PIL import Image
 from . import __version__, coverage, lut
 from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels
 from .data import check_pair, pair_samples
-from .errors import ModelFormatError, PairMismatchError
+from .errors import ModelFormatError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
 from .model import MLP
 from .modelfile import load_model, save_model
@@ -145,7 +145,7 @@ def learn_look(
     config = config or TrainConfig()
     pixels = [(_pixels(before), _pixels(after)) for before, after in pairs]
     for source, target in pixels:
-        check_pair(source, target)
+        check_pair(source.shape[1::-1], target.shape[1::-1])
     if any(p.shape[-1] == 4 for pair in pixels for p in pair):
         pixels = [(_rgba(source), _rgba(target)) for source, target in pixels]
     channels = pixels[0][0].shape[-1]
@@ -191,6 +191,31 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class OpenedPair:
+    """A before/after pair of image files, opened (same size, checked)."""
+
+    before_path: Path
+    after_path: Path
+    before: Image.Image
+    after: Image.Image
+
+
+def open_pairs(
+    pairs: Sequence[tuple[Path, Path]], max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> list[OpenedPair]:
+    """Open (before, after) image files, each pair's two at once, and check each pair's sizes."""
+    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
+
+    opened = []
+    for before_path, after_path in pairs:
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
+            before, after = pool.map(lambda p: open_image(p, max_pixels), (before_path, after_path))
+        check_pair(before.size, after.size, (str(before_path), str(after_path)))
+        opened.append(OpenedPair(Path(before_path), Path(after_path), before, after))
+    return opened
+
+
 def learn_look_from_files(
     pairs: Sequence[tuple[Path, Path]],
     config: TrainConfig | None = None,
@@ -198,26 +223,24 @@ def learn_look_from_files(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[Look, TrainResult]:
     """Train a look from (before, after) image files; records their names and SHA-256."""
-    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
+    return learn_look_from_pairs(open_pairs(pairs, max_pixels), config, on_epoch)
 
-    images, files = [], []
-    for before_path, after_path in pairs:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
-            before, after = pool.map(lambda p: open_image(p, max_pixels), (before_path, after_path))
-        if before.size != after.size:
-            (bw, bh), (aw, ah) = before.size, after.size
-            raise PairMismatchError(
-                f"{before_path} is {bw}x{bh} but {after_path} is {aw}x{ah}: "
-                "before and after must be the same size (sizes are as shown, after EXIF rotation)"
-            )
-        images.append((before, after))
-        files.append(
-            {
-                "before": Path(before_path).name,
-                "before_sha256": sha256_of(before_path),
-                "after": Path(after_path).name,
-                "after_sha256": sha256_of(after_path),
-                "size": list(before.size),
-            }
-        )
+
+def learn_look_from_pairs(
+    pairs: Sequence[OpenedPair],
+    config: TrainConfig | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> tuple[Look, TrainResult]:
+    """Train a look from opened image files (see ``open_pairs``); records their names and SHA-256."""
+    files = [
+        {
+            "before": pair.before_path.name,
+            "before_sha256": sha256_of(pair.before_path),
+            "after": pair.after_path.name,
+            "after_sha256": sha256_of(pair.after_path),
+            "size": list(pair.before.size),
+        }
+        for pair in pairs
+    ]
+    images = [(pair.before, pair.after) for pair in pairs]
     return learn_look(images, config, on_epoch, {"training_pairs": files})

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .errors import LutFormatError
-from .images import atomic_write
+from .files import atomic_write, describe, write_bytes
 
 CUBE_SIZES = (2, 65)
 """Smallest and largest table size for .cube files and Pillow (``Color3DLUT`` takes 2 to 65)."""
@@ -168,8 +168,7 @@ def write_cube(
     title : str
         Written as the TITLE line.
     """
-    data = _cube_text(table, title).encode("utf-8")
-    atomic_write(path, lambda file: file.write(data), overwrite)
+    write_bytes(path, _cube_text(table, title).encode("utf-8"), overwrite)
 
 
 def _cube_error(name: str, lineno: int | None, message: str) -> LutFormatError:
@@ -283,7 +282,7 @@ def read_cube(path: str | os.PathLike[str]) -> np.ndarray:
         with open(path, encoding="utf-8-sig") as file:
             text = file.read()
     except OSError as exc:
-        raise LutFormatError(f"cannot read LUT file {name}: {exc.strerror or exc}") from None
+        raise LutFormatError(f"cannot read LUT file {name}: {describe(exc)}") from None
     except UnicodeDecodeError:
         raise LutFormatError(f"{name}: not a text .cube file") from None
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelFormatError
-from .images import atomic_write, check_regular_file
+from .files import check_regular_file, describe, write_bytes
 from .model import ACTIVATIONS, MLP, N_CHANNELS
 
 FORMAT_VERSION = 1
@@ -47,8 +47,7 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
 
 def save_model(model: MLP, metadata: dict[str, Any], path: Path, overwrite: bool = False) -> None:
     """Write the model atomically (temporary file + rename); refuse to overwrite unless asked."""
-    data = model_to_bytes(model, metadata)
-    atomic_write(Path(path), lambda f: f.write(data), overwrite=overwrite)
+    write_bytes(Path(path), model_to_bytes(model, metadata), overwrite)
 
 
 def load_model(path: Path) -> tuple[MLP, dict[str, Any]]:
@@ -76,22 +75,15 @@ def load_model(path: Path) -> tuple[MLP, dict[str, Any]]:
         raise
     except OSError as exc:
         if exc.filename is None:  # not from the file system
-            raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({_reason(exc)})") from None
-        raise ModelFormatError(f"{name}: cannot read ({_reason(exc)})") from None
+            raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({describe(exc)})") from None
+        raise ModelFormatError(f"{name}: cannot read ({describe(exc)})") from None
     except Exception as exc:  # zip and .npy parsing of a hostile file fail in many ways
         if "allow_pickle" in str(exc):
             raise ModelFormatError(
                 f"{name}: not an nnfilter model (it holds pickled Python objects, which are never loaded)"
             ) from None
-        raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({_reason(exc)})") from None
+        raise ModelFormatError(f"{name}: not an nnfilter model or damaged ({describe(exc)})") from None
     return _model_from_arrays(arrays, name)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return text[:120]
 
 
 def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, dict[str, Any]]:

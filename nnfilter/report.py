@@ -1,15 +1,25 @@
-"""Training report pictures, drawn with Pillow: a before | learned | after strip, the loss curve,
-and a photo with its unseen colours highlighted."""
+"""Training and eval reports: pictures drawn with Pillow (a before | learned | after strip, the loss
+curve, a photo with its unseen colours highlighted) and the folders that hold them."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from .coverage import unseen_mask
+from .files import make_folder, write_bytes
+from .images import save_image
 from .train import EpochReport
+
+if TYPE_CHECKING:
+    from .look import Look
+
+Pair = tuple[str, Image.Image, Image.Image]
+"""A named before/after pair of images."""
 
 PANEL_WIDTH = 480
 HIGHLIGHT = (255, 0, 255)
@@ -82,3 +92,25 @@ def highlight_unseen(image: Image.Image, covered: np.ndarray) -> Image.Image:
     faded = np.asarray(image.convert("L").convert("RGB")) // 2 + 64
     faded[mask] = HIGHLIGHT
     return Image.fromarray(faded)
+
+
+def write_train_report(folder: Path, look: Look, history: list[EpochReport], pairs: list[Pair]) -> None:
+    """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
+    from .evaluate import evaluate, score_table
+
+    write_eval_report(folder, look, pairs)
+    save_image(loss_plot(history), folder / "loss.png", overwrite=True)
+    write_bytes(folder / "eval.txt", (score_table(evaluate(look, pairs)) + "\n").encode(), overwrite=True)
+
+
+def write_eval_report(folder: Path, look: Look, pairs: list[Pair]) -> None:
+    """Pictures of each pair: before | learned | after, and any unseen colours highlighted."""
+    make_folder(folder, f"{folder}: cannot make the report folder")
+    covered = look.coverage
+    for name, before, after in pairs:
+        stem = Path(name).stem
+        learned = look.apply(before.copy())
+        sheet = side_by_side([before, learned, after], ["before", "learned", "after"])
+        save_image(sheet, folder / f"{stem}-compare.png", overwrite=True)
+        if covered is not None and look.unseen_share(before):
+            save_image(highlight_unseen(before, covered), folder / f"{stem}-unseen.png", overwrite=True)

@@ -110,16 +110,15 @@ IMPROVEMENT_TOLERANCE = 1e-4
 
 
 def _check_diverged(train_error: float, start_error: float, model: MLP, lr: float) -> None:
-    hint = f"try a smaller --lr than {lr:g}"
     if not np.isfinite(train_error):
-        raise TrainingDivergedError(f"training diverged: the error became {train_error}; {hint}")
+        raise TrainingDivergedError(f"training diverged: the error became {train_error}", lr)
     if train_error > DIVERGENCE_FACTOR * start_error + 1e-3:
         raise TrainingDivergedError(
-            f"training diverged: the error rose from {start_error:.4g} to {train_error:.4g}; {hint}"
+            f"training diverged: the error rose from {start_error:.4g} to {train_error:.4g}", lr
         )
     largest = max(float(np.abs(p).max()) for p in model.parameters())
     if not np.isfinite(largest) or largest > MAX_WEIGHT:
-        raise TrainingDivergedError(f"training diverged: the weights blew up; {hint}")
+        raise TrainingDivergedError("training diverged: the weights blew up", lr)
 
 
 def trivial_errors(samples: ColourSamples, weights: np.ndarray) -> dict[str, float]:
@@ -161,7 +160,8 @@ def _check_useful(final_error: float, trivial: dict[str, float], lr: float) -> N
         if final_error > trivial_error + TRIVIAL_MARGINS[name]:
             raise TrainingDivergedError(
                 f"training diverged: the model's error ({final_error:.4g}) is no better than "
-                f"{name} ({trivial_error:.4g}); try a smaller --lr than {lr:g}"
+                f"{name} ({trivial_error:.4g})",
+                lr,
             )
 
 

@@ -13,9 +13,10 @@ from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, read_until
 from PIL import Image
 
 from nnfilter import Look
-from nnfilter.batch import Job, Plan, Report, output_name, plan_batch
+from nnfilter.batch import Outcome, Report
 from nnfilter.cli import main
 from nnfilter.images import open_image, save_image
+from nnfilter.plan import Job, Plan, output_name, plan_batch
 
 SCRIPT = Path(__file__).with_name("batch_script.sh")
 
@@ -337,10 +338,20 @@ def test_plan_listed_paths_are_relative_to_base(tmp_path):
 
 
 def test_report_summary_and_return_code():
-    report = Report.from_plan(Plan(skipped=[(Path("n.txt"), "n.txt: not an image file")]))
-    assert (report.summary(), report.return_code) == ("0 done, 1 skipped, 0 failed", 0)
-    report.failed.append((Path("b.jpg"), "b.jpg: truncated"))
+    jobs = [Job(Path(f"{i}.jpg"), Path(f"out/{i}.jpg")) for i in range(9)]
+    plan = Plan(jobs=jobs, skipped=[(Path("n.txt"), "n.txt: not an image file")])
+    plan.failed.append((Path("r.jpg"), "r.jpg -> out/r.jpg: exists"))
+    report = Report.from_plan(plan)
+    assert (report.summary(), report.return_code) == ("0 done, 1 skipped, 1 failed", 1)
+    report = Report.from_plan(Plan(jobs=jobs, skipped=plan.skipped))
+    report.add(Outcome(jobs[0], megapixels=2.0))
+    assert (report.summary(), report.return_code, report.megapixels) == (
+        "1 done, 1 skipped, 0 failed",
+        0,
+        2.0,
+    )
+    report.add(Outcome(jobs[1], error="1.jpg: truncated"))
     assert report.return_code == 1
-    report.interrupted, report.not_processed = True, 7
-    assert report.summary() == "interrupted: 0 done, 1 skipped, 1 failed, 7 not processed"
+    report.interrupted = True
+    assert report.summary() == "interrupted: 1 done, 1 skipped, 1 failed, 7 not processed"
     assert report.return_code == 130

@@ -676,7 +676,7 @@ def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
 
     model = tmp_path / "look.npz"
     with monkeypatch.context() as patch:
-        patch.setattr(nnfilter.look, "learn_look_from_files", interrupt)
+        patch.setattr(nnfilter.look, "open_pairs", interrupt)
         result = invoke(*train_args(*pair, model))
     assert result.exit_code == 130 and "no model saved" in result.stderr, _describe(result)
     monkeypatch.setattr(Look, "save", interrupt)
@@ -709,7 +709,7 @@ def test_output_exists_is_untouched(tmp_path, pair, model_file, photo):
     assert "exists" in assert_error(invoke("apply", photo, "-m", model_file, "-o", existing), 1, existing)
     model = tmp_path / "look.npz"
     model.write_bytes(b"keep me too")
-    assert "exists" in assert_error(invoke(*train_args(*pair, model)), 1, model)
+    assert "exists (use --force to overwrite)" in assert_error(invoke(*train_args(*pair, model)), 1, model)
     assert existing.read_bytes() == b"keep me" and model.read_bytes() == b"keep me too"
     assert temps(tmp_path) == []
 

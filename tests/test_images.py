@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from nnfilter.errors import ImageError, OutputError
+from nnfilter.errors import ImageError, OutputError, OutputExistsError
+from nnfilter.files import atomic_write
 from nnfilter.images import (
     DEFAULT_MAX_PIXELS,
     ImageReading,
-    atomic_write,
     is_image_file,
     normalize_mode,
     open_image,
@@ -432,9 +432,9 @@ def test_open_save_open_keeps_orientation_and_metadata(tmp_path):
 def test_existing_destination_is_refused_unless_overwrite(tmp_path):
     path = tmp_path / "out.png"
     path.write_bytes(b"precious")
-    with pytest.raises(OutputError) as info:
+    with pytest.raises(OutputExistsError) as info:
         save_image(Image.new("RGB", (1, 1)), path)
-    assert str(info.value) == f"{path}: exists (use --force to overwrite)"
+    assert str(info.value) == f"{path}: exists" and info.value.path == str(path)  # the CLI adds the hint
     assert path.read_bytes() == b"precious"
     path.chmod(0o640)
     save_image(Image.new("RGB", (1, 1)), path, overwrite=True)

@@ -1,0 +1,259 @@
+"""Planning a batch: command-line paths, folders and listed paths -> which output each input gets.
+
+Nothing is read but file headers and nothing is written: the per-file refusals (not an image,
+output exists, output is an input, two inputs with one output) are decided here, up front.
+
+>>> output_name(Path("a.jpg"), suffix="-look", extension=".png")
+'a-look.png'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import PlanError
+from .files import TEMP_PREFIX
+from .images import OUTPUT_FORMATS, is_image_file
+
+#: ``--format`` names and the extension each one writes (``jpeg`` and ``jpg`` are the same type).
+FORMAT_EXTENSIONS = {ext[1:]: ext for ext in OUTPUT_FORMATS}
+
+#: What to do with an output that exists already.
+EXISTING_POLICIES = ("refuse", "overwrite", "skip")
+
+Problem = tuple[Path, str]
+"""An input path and a one-line message that names it and says what happened."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Filter the image ``src`` into the new file ``dst``."""
+
+    src: Path
+    dst: Path
+
+
+@dataclass
+class Plan:
+    """What a batch will do: the jobs to run, and the inputs already skipped or refused."""
+
+    jobs: list[Job] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    failed: list[Problem] = field(default_factory=list)
+    #: Subfolders of folder inputs that were not entered because ``recursive`` was off.
+    ignored_folders: int = 0
+    #: Whether the output is one file named by the caller (see ``is_single_file``), not a folder.
+    single_file: bool = False
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An input file and its path relative to the output folder (before renaming)."""
+
+    path: Path
+    rel: Path
+
+
+def is_single_file(inputs: Sequence[Path], listed: Sequence[Path] | None, output: Path | None) -> bool:
+    """Whether ``-o`` names the output file itself: one input that is not a folder, no list, and an
+    ``output`` that is neither an existing folder nor written with a trailing slash."""
+    if len(inputs) != 1 or listed is not None or output is None or inputs[0].is_dir():
+        return False
+    return not (output.is_dir() or os.fsdecode(output).endswith(("/", os.sep)))
+
+
+def output_name(src: Path, suffix: str = "", extension: str | None = None) -> str:
+    """The output file name for ``src``: its stem, then ``suffix``, then ``extension`` or its own."""
+    return f"{src.stem}{suffix}{src.suffix if extension is None else extension}"
+
+
+def plan_batch(
+    inputs: Sequence[Path],
+    output: Path | None,
+    *,
+    listed: Sequence[Path] | None = None,
+    base: Path = Path("."),
+    recursive: bool = False,
+    suffix: str = "",
+    format: str | None = None,
+    existing: str = "refuse",
+) -> Plan:
+    """Decide which output each input gets, and which inputs are skipped or refused.
+
+    Parameters
+    ----------
+    inputs : sequence of Path
+        Files and folders from the command line, in order. A folder gives the image files in it
+        (by content, ``is_image_file``), in name order; with ``recursive``, those of its subfolders
+        too, keeping their layout. A named file is always tried (and fails if it is not an image).
+    output : Path or None
+        The output file (see ``is_single_file``), or the output folder, or None to write each output
+        beside its input (then ``suffix`` must be given).
+    listed : sequence of Path or None
+        Paths read from a list (stdin). Folders in it are ignored (``find`` prints them), files that
+        are not images are skipped, and each output keeps the path relative to ``base``.
+    base : Path
+        What listed paths are relative to; a listed file outside it is refused.
+    recursive : bool
+        Descend into subfolders of folder inputs.
+    suffix : str
+        Added to each output name before the extension ("-look": a.jpg -> a-look.jpg).
+    format : str or None
+        A key of ``FORMAT_EXTENSIONS``: write that type with its extension instead of the input's.
+    existing : str
+        One of ``EXISTING_POLICIES``, for an output that exists: "refuse" (the input fails),
+        "overwrite" or "skip".
+
+    Returns
+    -------
+    Plan
+        Jobs in input order. Never two jobs with one output, and no output that is one of the input
+        files (both refused, naming the other file).
+
+    Raises
+    ------
+    PlanError
+        The arguments cannot make a plan: no input, an existing file given as the output folder,
+        no output and no suffix, suffix or format with an output file, a suffix with a "/".
+    """
+    if existing not in EXISTING_POLICIES:
+        raise ValueError(f"existing must be refuse, overwrite or skip, got {existing!r}")
+    if format is not None and format not in FORMAT_EXTENSIONS:
+        raise ValueError(f"format must be one of {', '.join(sorted(FORMAT_EXTENSIONS))}, got {format!r}")
+    single = _check_arguments(inputs, output, listed, suffix, format)
+    plan = Plan(single_file=single)
+    sources = _collect(inputs, listed, base, recursive, output if not single else None, plan)
+    extension = None if format is None else FORMAT_EXTENSIONS[format]
+    input_files = {os.path.realpath(s.path) for s in sources}
+    input_files.update(os.path.realpath(path) for path, _ in plan.skipped)
+    first_source: dict[str, Path] = {}
+    seen: set[tuple[str, str]] = set()
+    for source in sources:
+        src = source.path
+        if single:
+            dst = output
+        elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
+            shown = repr(src.suffix) if src.suffix else "no extension"
+            types = ", ".join(sorted(FORMAT_EXTENSIONS))
+            plan.failed.append((src, f"{src}: cannot write {shown} files; use --format ({types})"))
+            continue
+        else:
+            folder = src.parent if output is None else output / source.rel.parent
+            dst = folder / output_name(src, suffix, extension)
+        key = os.path.realpath(dst)
+        if (os.path.realpath(src), key) in seen:
+            continue  # the same file given twice
+        seen.add((os.path.realpath(src), key))
+        if key in input_files:
+            plan.failed.append(
+                (src, f"{src} -> {dst}: the output is an input file; refusing to overwrite it")
+            )
+        elif key in first_source:
+            plan.failed.append((src, f"{src} -> {dst}: same output as {first_source[key]}"))
+        else:
+            first_source[key] = src
+            if not os.path.lexists(dst) or existing == "overwrite":
+                plan.jobs.append(Job(src, dst))
+            elif existing == "skip":
+                plan.skipped.append((src, f"{src}: output {dst} exists"))
+            else:
+                plan.failed.append((src, f"{src} -> {dst}: exists (use --force or --skip-existing)"))
+    return plan
+
+
+def _check_arguments(
+    inputs: Sequence[Path],
+    output: Path | None,
+    listed: Sequence[Path] | None,
+    suffix: str,
+    format: str | None,
+) -> bool:
+    """Refuse arguments that make no plan (``PlanError``); return whether ``output`` is one file."""
+    if "/" in suffix or os.sep in suffix:
+        msg = f"--suffix goes into file names and cannot hold a folder separator, got {suffix!r}"
+        raise PlanError(msg)
+    if not inputs and listed is None:
+        raise PlanError("no INPUT given (files, folders, or - to read a list from stdin)")
+    single = is_single_file(inputs, listed, output)
+    if single and (suffix or format):
+        msg = (
+            f"-o {output} names the output file (its extension picks the type); --suffix and --format "
+            "name outputs in a folder: give -o an existing folder or end it with /"
+        )
+        raise PlanError(msg)
+    if output is None and not suffix:
+        raise PlanError("give -o (output file or folder), or --suffix to write each output beside its input")
+    if output is not None and not single and os.path.lexists(output) and not output.is_dir():
+        raise PlanError(f"-o {output}: is a file, but several inputs or a folder need an output folder")
+    return single
+
+
+def _collect(
+    inputs: Sequence[Path],
+    listed: Sequence[Path] | None,
+    base: Path,
+    recursive: bool,
+    output_folder: Path | None,
+    plan: Plan,
+) -> list[_Source]:
+    """The input files, each with its path under the output folder; skips and refusals go into ``plan``."""
+    out = os.path.realpath(output_folder) if output_folder is not None else None
+    sources: list[_Source] = []
+    for path in inputs:
+        if not path.is_dir():
+            sources.append(_Source(path, Path(path.name)))  # tried even if not an image: the user named it
+        else:
+            found = (_Source(file, rel) for file, rel in _walk(path, recursive, out, plan))
+            sources.extend(_kept(found, plan))
+    sources.extend(_kept(_listed(listed or (), base, out, plan), plan))
+    return sources
+
+
+def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> Iterator[_Source]:
+    """The listed files under ``base`` and outside the output folder ``out``; folders are passed over."""
+    root = os.path.abspath(base)
+    for path in listed:
+        if path.is_dir():
+            continue
+        # Outputs beside their inputs need no layout, so no base either.
+        rel = os.path.relpath(os.path.abspath(path), root) if out is not None else path.name
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+            plan.failed.append(
+                (path, f"{path}: not under {base} (listed paths keep their layout relative to --base)")
+            )
+        elif out is not None and os.path.realpath(path).startswith(out + os.sep):
+            plan.skipped.append((path, f"{path}: in the output folder"))
+        else:
+            yield _Source(path, Path(rel))
+
+
+def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
+    """The files found in folders or lists that are images: the skip rules of both, in one place."""
+    for source in candidates:
+        path = source.path
+        if path.name.startswith(TEMP_PREFIX):
+            plan.skipped.append((path, f"{path}: temporary file of an interrupted nnfilter run"))
+        elif not is_image_file(path):
+            plan.skipped.append((path, f"{path}: not an image file"))
+        else:
+            yield source
+
+
+def _walk(folder: Path, recursive: bool, exclude: str | None, plan: Plan) -> Iterator[tuple[Path, Path]]:
+    """Files under ``folder`` in name order, with their paths relative to it.
+
+    Symlinked folders are not followed; the folder ``exclude`` (the output) is never entered.
+    """
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        if not recursive:
+            plan.ignored_folders += len(dirnames)
+            dirnames.clear()
+        elif exclude is not None:
+            dirnames[:] = [d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != exclude]
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            yield file, file.relative_to(folder)
