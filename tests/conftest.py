@@ -10,6 +10,7 @@ import subprocess
 import sys
 import termios
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,15 +112,32 @@ def run(args: list[str], cwd) -> None:
 NNFILTER = Path(sys.executable).with_name("nnfilter")
 
 
+# --- files -------------------------------------------------------------------------------------------
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header_only(path: Path, width: int, height: int, pixel_data: bytes | None = None) -> Path:
+    """A tiny PNG whose IHDR declares ``width`` x ``height`` 8-bit RGB pixels, with no pixel data
+    (or only the compressed ``pixel_data`` given, far too little)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = b"" if pixel_data is None else _png_chunk(b"IDAT", pixel_data)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + idat + _png_chunk(b"IEND", b""))
+    return path
+
+
 # --- the CLI -------------------------------------------------------------------------------------------
 
 
-def invoke(*args):
-    """Run the CLI in-process; return the result and a message with exit code, stdout and stderr."""
+def invoke(*args, input=None):
+    """Run the CLI in-process (exceptions not caught); return the result and a message with exit
+    code, stdout and stderr for the assert."""
     from nnfilter.cli import main
 
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result, f"exit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    return result, f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
 
 
 @pytest.fixture(scope="session")

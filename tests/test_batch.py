@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, read_until
+from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, invoke, read_until
 from PIL import Image
 
 from nnfilter import Look
 from nnfilter.batch import Outcome, Report
-from nnfilter.cli import main
 from nnfilter.images import open_image, save_image
 from nnfilter.plan import Job, Plan, output_name, plan_batch
 
@@ -47,13 +45,6 @@ def expected_pixels(look: Look, src: Path, dst: Path, scratch: Path) -> np.ndarr
     save_image(look.apply(image), reference, overwrite=True)
     with Image.open(reference) as im:
         return np.asarray(im.convert("RGB"))
-
-
-def invoke(args, input=None):
-    """Run the CLI in-process; return the result and a message with exit code, stdout and stderr."""
-    result = CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
-    message = f"exit {result.exit_code}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
-    return result, message
 
 
 def run(args, **kwargs):
@@ -151,7 +142,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
 def test_dry_run_prints_the_plan_and_writes_nothing(model_file, tmp_path):
     make_tree(tmp_path)
     result, message = invoke(
-        [
+        *[
             "apply",
             "-m",
             model_file,
@@ -185,7 +176,7 @@ def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     out = tmp_path / "out"
     result, message = invoke(
-        ["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
+        *["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1", "-v"],
         input=f"{a}\n{b}\n{tmp_path}\n",
     )
     assert result.exit_code == 0, message
@@ -199,19 +190,19 @@ def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
 
 def test_one_file_to_one_file_and_its_refusals(model_file, tmp_path):
     src, dst = write_image(tmp_path / "a.png", 1), tmp_path / "a-look.jpg"
-    result, message = invoke(["apply", "-m", model_file, src, "-o", dst, "-q"])
+    result, message = invoke(*["apply", "-m", model_file, src, "-o", dst, "-q"])
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), message
     with Image.open(dst) as im:
         assert im.format == "JPEG" and im.size == (64, 48)
 
-    result, message = invoke(["apply", "-m", model_file, src, "-o", dst])
+    result, message = invoke(*["apply", "-m", model_file, src, "-o", dst])
     assert result.exit_code == 1, message
     assert f"error: {src} -> {dst}: exists (use --force or --skip-existing)" in result.stderr, message
     assert len(result.stderr.splitlines()) == 1, message  # one file: the error line, no summary
-    result, message = invoke(["apply", "-m", model_file, src, "-o", dst, "--force"])
+    result, message = invoke(*["apply", "-m", model_file, src, "-o", dst, "--force"])
     assert result.exit_code == 0, message
 
-    result, message = invoke(["apply", "-m", model_file, src, "-o", src, "--force"])
+    result, message = invoke(*["apply", "-m", model_file, src, "-o", src, "--force"])
     assert result.exit_code == 1, message
     assert "the output is an input file; refusing to overwrite it" in result.stderr, message
     assert np.array_equal(np.asarray(open_image(src)), colour_field(64, 48, 1))
@@ -220,7 +211,7 @@ def test_one_file_to_one_file_and_its_refusals(model_file, tmp_path):
 def test_missing_input_fails_but_the_batch_goes_on(model_file, tmp_path):
     good = write_image(tmp_path / "good.png", 1)
     missing = tmp_path / "missing.png"
-    result, message = invoke(["apply", "-m", model_file, missing, good, "-o", tmp_path / "out", "-j", "1"])
+    result, message = invoke(*["apply", "-m", model_file, missing, good, "-o", tmp_path / "out", "-j", "1"])
     assert result.exit_code == 1, message
     assert result.stderr.splitlines() == [f"error: {missing}: no such file", "1 done, 0 skipped, 1 failed"]
     assert (tmp_path / "out" / "good.png").is_file()
@@ -228,7 +219,7 @@ def test_missing_input_fails_but_the_batch_goes_on(model_file, tmp_path):
 
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
-    result, message = invoke(["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
+    result, message = invoke(*["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
     assert result.exit_code == 0, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-look.webp", "a.png"]
 
@@ -237,7 +228,7 @@ def test_bad_model_is_an_error_not_a_usage_error(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a model")
     src = write_image(tmp_path / "a.png", 1)
-    result, message = invoke(["apply", "-m", bad, src, "-o", tmp_path / "o.png"])
+    result, message = invoke(*["apply", "-m", bad, src, "-o", tmp_path / "o.png"])
     assert result.exit_code == 1 and result.stderr.startswith("Error: "), message
     assert not (tmp_path / "o.png").exists()
 
@@ -260,14 +251,14 @@ def test_bad_model_is_an_error_not_a_usage_error(tmp_path):
 def test_usage_errors_exit_2(model_file, tmp_path, args, error):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     args = [arg.format(a=a, b=b, tmp=tmp_path) for arg in args]
-    result, message = invoke(["apply", "-m", model_file, *args])
+    result, message = invoke(*["apply", "-m", model_file, *args])
     assert result.exit_code == 2, message
     assert error in result.stderr and result.stdout == "", message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
 
 
 def test_help_documents_the_exit_codes():
-    result, message = invoke(["apply", "--help"])
+    result, message = invoke(*["apply", "--help"])
     assert result.exit_code == 0, message
     text = " ".join(result.stdout.split())
     assert "0 all done" in text and "1 some inputs failed" in text and "2 usage error" in text

@@ -13,7 +13,6 @@ import re
 import resource
 import shutil
 import signal
-import struct
 import subprocess
 import zipfile
 import zlib
@@ -22,7 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, gamma, open_terminal, read_until, sepia
+from conftest import (
+    HANG_GUARD_SECONDS,
+    NNFILTER,
+    colour_field,
+    gamma,
+    open_terminal,
+    png_header_only,
+    read_until,
+    sepia,
+)
 from PIL import Image
 
 from nnfilter.cli import main
@@ -74,22 +82,6 @@ def assert_error(result, code, *names):
 
 def temps(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".nnfilter-"))
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A tiny PNG whose header declares ``width`` x ``height`` RGB pixels, with almost no data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + _png_chunk(b"IEND", b"")
-    )
-    return path
 
 
 def save(array: np.ndarray, path: Path, **params) -> Path:
@@ -150,7 +142,9 @@ def _truncated(fmt, ext):
 
 
 def _bomb(tmp_path):
-    return png_header_only(tmp_path / "bomb.png", 100_000, 100_000), "exceeds the limit"
+    return png_header_only(
+        tmp_path / "bomb.png", 100_000, 100_000, zlib.compress(b"\0" * 64)
+    ), "exceeds the limit"
 
 
 BAD_IMAGES = {
@@ -190,7 +184,7 @@ def test_bad_image_in_apply(tmp_path, model_file, make, jobs):
 
 
 def test_bomb_is_refused_before_decoding(tmp_path, model_file):
-    bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000, zlib.compress(b"\0" * 64))
     # The file holds only a header: the message shows it was judged by its header's size.
     line = assert_error(invoke("apply", bomb, "-m", model_file, "-o", tmp_path / "o.png"), 1, "bomb.png")
     assert "10000000000 pixels" in line and "--max-pixels" in line
@@ -198,7 +192,7 @@ def test_bomb_is_refused_before_decoding(tmp_path, model_file):
 
 def test_default_limit_lets_a_200_megapixel_file_through(tmp_path, model_file):
     # Only the header is real: the size check passes, then decoding finds the data missing.
-    big = png_header_only(tmp_path / "medium-format.png", 16_384, 12_288)  # 201 MP
+    big = png_header_only(tmp_path / "medium-format.png", 16_384, 12_288, zlib.compress(b"\0" * 64))  # 201 MP
     line = assert_error(invoke("apply", big, "-m", model_file, "-o", tmp_path / "o.png"), 1, big.name)
     assert "exceeds the limit" not in line and "truncated" in line
 

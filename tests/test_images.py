@@ -2,11 +2,10 @@
 
 import errno
 import os
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from conftest import png_header_only
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from nnfilter.errors import ImageError, OutputError, OutputExistsError
@@ -43,17 +42,6 @@ def _exif(**tags):
 
 def _temps(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".nnfilter-"))
-
-
-def _png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png_header_only(path, width, height):
-    """A tiny PNG whose IHDR declares ``width`` x ``height`` 8-bit RGB pixels, with no pixel data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b""))
-    return path
 
 
 # --- modes ---------------------------------------------------------------------------------------------
@@ -227,7 +215,7 @@ def test_animated_gif_and_multipage_tiff_give_the_first_frame(tmp_path):
 
 
 def test_decompression_bomb_is_refused_from_the_header(tmp_path):
-    path = _png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    path = png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
     limit = Image.MAX_IMAGE_PIXELS
     with pytest.raises(ImageError, match=r"bomb\.png: 10000000000 pixels .*exceeds the limit of 400000000"):
         open_image(path)
@@ -305,7 +293,7 @@ def test_reading_errors_are_raised_by_result_as_open_image_raises_them(tmp_path,
     cut = tmp_path / "cut.jpg"
     _noise((64, 64)).save(cut, quality=95)
     cut.write_bytes(cut.read_bytes()[:2000])
-    big = _png_header_only(tmp_path / "big.png", 5, 4)
+    big = png_header_only(tmp_path / "big.png", 5, 4)
     for path, limit in [(cut, None), (tmp_path / "missing.jpg", None), (big, 19)]:
         with pytest.raises(ImageError) as expected:
             open_image(path, limit)
