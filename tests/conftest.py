@@ -60,7 +60,7 @@ def pair_files(tmp_path):
     return paths
 
 
-# --- real programs that read our files (ffmpeg, ImageMagick) -----------------------------------------------
+# --- real programs that read our files (ffmpeg, ImageMagick, OpenColorIO) ----------------------------------
 
 
 def _in_ci() -> bool:
@@ -99,6 +99,14 @@ def imagemagick() -> str:
         if exe and "Version: ImageMagick" in _version(exe, "-version"):
             return exe
     return _require("ImageMagick", None, "imagemagick")
+
+
+@pytest.fixture(scope="session")
+def ocioconvert() -> str:
+    """OpenColorIO's ocioconvert, which applies a LUT file to an image (through OpenImageIO)."""
+    exe = shutil.which("ocioconvert")
+    found = exe if exe and "--lut" in _version(exe, "--help") else None
+    return _require("ocioconvert", found, "opencolorio-tools")
 
 
 def run(args: list[str], cwd) -> None:

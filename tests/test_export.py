@@ -1,10 +1,14 @@
 """`nnfilter export`: .cube and HaldCLUT files that real tools apply like `nnfilter apply` does."""
 
+from pathlib import Path
+
 import numpy as np
-from conftest import invoke, run
+from conftest import NNFILTER, invoke, run
 from PIL import Image
 
 from nnfilter.lut import read_cube
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 
 
 def levels(path):
@@ -54,6 +58,19 @@ def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
     for name in ("im.png", "ff.png"):
         mae = np.abs(ours - levels(tmp_path / name)).mean()
         assert mae <= 2.0, f"{name} differs from nnfilter apply by {mae:.2f} levels"
+
+
+def test_ocioconvert_applies_the_cube_like_nnfilter_apply(model_file, tmp_path, ocioconvert):
+    """OpenColorIO (what ociobakelut converts our .cube with, to .3dl, .csp, .icc, ...) reads it as we mean it."""
+    photo = tmp_path / "photo.png"
+    with Image.open(SAMPLES / "test1.jpg") as image:
+        image.save(photo)
+    run([NNFILTER, "export", model_file, "-o", "look.cube"], cwd=tmp_path)
+    result, info = invoke("apply", photo, "-m", model_file, "-o", tmp_path / "ours.png")
+    assert result.exit_code == 0, info
+    run([ocioconvert, "--lut", "look.cube", "photo.png", "theirs.png"], cwd=tmp_path)
+    mae = np.abs(levels(tmp_path / "ours.png") - levels(tmp_path / "theirs.png")).mean()
+    assert mae <= 1.0, f"ocioconvert --lut differs from nnfilter apply by {mae:.2f} levels"
 
 
 def test_apply_lut_matches_the_model_it_was_exported_from(model_file, pair_files, tmp_path):

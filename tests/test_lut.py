@@ -1,7 +1,7 @@
 """3D LUTs: grid order, baking, .cube round trips and errors, HaldCLUT layout, and real clients (ffmpeg, ImageMagick).
 
 The client tests run the real programs on files written here. They skip when a program is missing, unless CI is
-set, where they fail instead (CI installs the Debian packages ffmpeg and imagemagick).
+set, where they fail instead (CI installs the Debian packages ffmpeg, imagemagick and opencolorio-tools).
 """
 
 import os
