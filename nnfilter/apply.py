@@ -27,6 +27,7 @@ from PIL import Image, ImageFilter
 from threadpoolctl import threadpool_limits
 
 from .model import MLP, predict
+from .strength import blend
 
 CHUNK_PIXELS = 65536
 STRIP_PIXELS = 1 << 18
@@ -34,18 +35,21 @@ PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one lit
 
 
 def apply_to_pixels(
-    model: MLP, rgba: np.ndarray, keep_alpha: bool = True, chunk: int = CHUNK_PIXELS
+    model: MLP, rgba: np.ndarray, keep_alpha: bool = True, chunk: int = CHUNK_PIXELS, strength: float = 1.0
 ) -> np.ndarray:
     """Filter uint8 pixels of shape (..., 4) exactly, ``chunk`` pixels at a time.
 
     With ``keep_alpha`` the network sees every pixel as opaque and the input alpha is kept: that
-    is how a look learned from opaque pairs is applied.
+    is how a look learned from opaque pairs is applied. ``strength`` blends the look with the
+    original colours (``strength.blend``).
     """
     with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
-        return _network_on_pixels(model, rgba, keep_alpha, chunk)
+        return _network_on_pixels(model, rgba, keep_alpha, chunk, strength)
 
 
-def _network_on_pixels(model: MLP, rgba: np.ndarray, keep_alpha: bool, chunk: int) -> np.ndarray:
+def _network_on_pixels(
+    model: MLP, rgba: np.ndarray, keep_alpha: bool, chunk: int, strength: float = 1.0
+) -> np.ndarray:
     flat = rgba.reshape(-1, 4)
     out = np.empty_like(flat)
     for start in range(0, len(flat), chunk):
@@ -53,20 +57,20 @@ def _network_on_pixels(model: MLP, rgba: np.ndarray, keep_alpha: bool, chunk: in
         x = block.astype(np.float32) / 255
         if keep_alpha:
             x[:, 3] = 1
-        out[start : start + chunk] = np.rint(predict(model, x) * 255)
+        out[start : start + chunk] = np.rint(blend(x, predict(model, x), strength) * 255)
         if keep_alpha:
             out[start : start + chunk, 3] = block[:, 3]
     return out.reshape(rgba.shape)
 
 
-def opaque_colour_fn(model: MLP) -> Callable[[np.ndarray], np.ndarray]:
-    """The look as a function of opaque colours, RGB in [0, 1] (n, 3) -> RGB (n, 3): what
-    ``lut.bake_table`` evaluates on a grid to export the look as a 3D LUT."""
+def opaque_colour_fn(model: MLP, strength: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
+    """The look (at ``strength``) as a function of opaque colours, RGB in [0, 1] (n, 3) -> RGB
+    (n, 3): what ``lut.bake_table`` evaluates on a grid to export the look as a 3D LUT."""
 
     def colour_fn(rgb: np.ndarray) -> np.ndarray:
         x = np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
         with threadpool_limits(limits=1, user_api="blas"):
-            return predict(model, x)[:, :3]
+            return blend(x, predict(model, x), strength)[:, :3]
 
     return colour_fn
 
@@ -82,8 +86,9 @@ class ColourTable:
 
     KNOWN = np.uint32(0xFF000000)
 
-    def __init__(self, model: MLP):
+    def __init__(self, model: MLP, strength: float = 1.0):
         self.model = model
+        self.strength = strength  # the look blended with the original colours (``strength.blend``)
         self.outputs = np.zeros(1 << 24, PACKED)
         self._buffers = threading.local()
 
@@ -138,7 +143,7 @@ class ColourTable:
                 x[:, channel] = (chunk >> (8 * channel)) & 255
             x[:, 3] = 255
             x /= 255
-            y = np.rint(predict(self.model, x) * 255).astype(PACKED)
+            y = np.rint(blend(x, predict(self.model, x), self.strength) * 255).astype(PACKED)
             packed[start : start + CHUNK_PIXELS] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
         return packed
 
@@ -169,13 +174,15 @@ def apply_to_image(
     method: str = "auto",
     threads: int | None = None,
     table: ColourTable | None = None,
+    strength: float = 1.0,
 ) -> Image.Image:
     """Filter an "RGB" or "RGBA" image; returns an image of the same size (RGBA if a look that
     learned alpha gives an RGB image transparency).
 
     ``image`` may be modified in place and returned. ``method`` is "table", "exact" or "auto"
     (the table wherever it applies: looks that keep alpha). ``threads`` defaults to the number
-    of cores. ``table`` is a ``ColourTable(model)`` to reuse across images.
+    of cores. ``table`` is a ``ColourTable(model, strength)`` to reuse across images. ``strength``
+    blends the look with the original colours (``strength.blend``).
     """
     threads = threads or os.cpu_count() or 1
     if image.mode not in ("RGB", "RGBA"):
@@ -185,18 +192,22 @@ def apply_to_image(
     if method == "table" and not keep_alpha:
         raise ValueError("the table method needs a look that keeps alpha")
     if method == "exact" or not keep_alpha:
-        return _apply_exact(model, image, keep_alpha, threads)
-    return (table if table is not None else ColourTable(model)).apply(image, threads)
+        return _apply_exact(model, image, keep_alpha, threads, strength)
+    if table is not None and table.strength != strength:
+        raise ValueError(f"the table is for strength {table.strength}, not {strength}")
+    return (table if table is not None else ColourTable(model, strength)).apply(image, threads)
 
 
-def _apply_exact(model: MLP, image: Image.Image, keep_alpha: bool, threads: int) -> Image.Image:
+def _apply_exact(
+    model: MLP, image: Image.Image, keep_alpha: bool, threads: int, strength: float = 1.0
+) -> Image.Image:
     """The network on every pixel, in strips; a look that learned alpha gives every pixel one,
     and an RGB image stays RGB when it gives them all 255."""
     filtered = image if keep_alpha else image.convert("RGBA")
 
     def exact_strip(strip: Image.Image) -> Image.Image:
         rgba = np.asarray(strip.convert("RGBA"))
-        out = _network_on_pixels(model, rgba, keep_alpha, CHUNK_PIXELS)
+        out = _network_on_pixels(model, rgba, keep_alpha, CHUNK_PIXELS, strength)
         return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
 
     with threadpool_limits(limits=1, user_api="blas"):

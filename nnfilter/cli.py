@@ -69,10 +69,16 @@ class LayerSizes(click.ParamType):
 
 
 class FiniteFloatRange(click.FloatRange):
-    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds)."""
+    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds), and names
+    the range when the value is not a number at all."""
 
     def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        else:
+            number = super().convert(value, param, ctx)
         if number != number:
             self.fail(f"{value!r} is not a number in the range {self._describe_range()}.", param, ctx)
         return number
@@ -138,6 +144,14 @@ def main() -> None:
 
 
 DEFAULTS = TrainConfig()
+strength_option = click.option(
+    "--strength",
+    type=FiniteFloatRange(0, 2),
+    default=1.0,
+    show_default=True,
+    help="How much of the look: 0 leaves the colours alone, 1 is the look, 0.5 half of it, "
+    "up to 2 doubles its change (clipped); blended on the sRGB values, as layer opacity is.",
+)
 max_pixels_option = click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
@@ -387,6 +401,7 @@ def train(ctx, before, after, pairs, output, force, report, max_pixels, **option
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; the summary only if something failed.")
 @click.option("-v", "--verbose", is_flag=True, help="Name each file written or skipped.")
+@strength_option
 @max_pixels_option
 @click.pass_context
 def apply(
@@ -408,6 +423,7 @@ def apply(
     dry_run,
     quiet,
     verbose,
+    strength,
     max_pixels,
 ) -> None:
     """Filter images with a learned look.
@@ -473,7 +489,7 @@ def apply(
     if len(plan.jobs) == 1 and jobs > 1 and not dry_run:
         reading = ImageReading(plan.jobs[0].src, max_pixels)
     try:
-        look = _load_lut(lut) if lut is not None else _load_look(model)
+        look = (_load_lut(lut) if lut is not None else _load_look(model)).with_strength(strength)
     except NnfilterError as exc:
         raise _fail(exc) from None
 
@@ -611,14 +627,16 @@ def info(model, as_json) -> None:
     "(8: a 512×512 image of a 64³ LUT).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-def export(model, output, format_, size, level, force) -> None:
+@strength_option
+def export(model, output, format_, size, level, force, strength) -> None:
     """Export a learned look as a 3D LUT for other colour tools.
 
     A .cube file (Adobe/Resolve 3D LUT, red fastest, values in [0, 1]) is read by DaVinci Resolve,
     Premiere, Photoshop, ffmpeg (lut3d), OBS and more; a HaldCLUT PNG by ImageMagick (-hald-clut),
     ffmpeg (haldclut), G'MIC, darktable and RawTherapee.
 
-    LUTs map RGB to RGB: the look is baked at full opacity and a LUT leaves alpha untouched.
+    --strength is baked into the LUT. LUTs map RGB to RGB: the look is baked at full opacity and a
+    LUT leaves alpha untouched.
     A model trained on pairs with transparency also learned alpha; that part cannot be exported.
     """
     if format_ is None:
@@ -629,16 +647,15 @@ def export(model, output, format_, size, level, force) -> None:
                 param_hint="'-o'",
             )
         format_ = "cube" if suffix == ".cube" else "hald"
-    from .apply import opaque_colour_fn
     from .look import Look
     from .lut import bake_table, write_cube, write_hald
 
     try:
-        look = Look.load(model)
+        look = Look.load(model).with_strength(strength)
         if format_ == "cube":
-            write_cube(output, bake_table(opaque_colour_fn(look.model), size), output.stem, force)
+            write_cube(output, bake_table(look.colour_fn, size), output.stem, force)
         else:
-            write_hald(output, bake_table(opaque_colour_fn(look.model), level * level), force)
+            write_hald(output, bake_table(look.colour_fn, level * level), force)
     except NnfilterError as exc:
         raise _fail(exc) from None
     if look.learned_alpha:

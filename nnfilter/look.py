@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,13 @@ import numpy as np
 from PIL import Image
 
 from . import __version__, coverage, lut
-from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels
+from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels, opaque_colour_fn
 from .data import check_pair, pair_samples
 from .errors import ModelFormatError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
 from .model import MLP
 from .modelfile import load_model, save_model
+from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
 ImageLike = Image.Image | np.ndarray
@@ -35,6 +36,9 @@ class Look:
 
     model: MLP
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: How much of the look is applied: 0 the original colours, 1 the look, up to 2 (``strength.blend``).
+    #: It is how the look is used, not part of it: ``save`` does not record it.
+    strength: float = 1.0
     # The network's output per colour, filled as images are applied and reused for the next ones.
     _table: ColourTable | None = field(default=None, repr=False, compare=False)
 
@@ -57,6 +61,14 @@ class Look:
         """Whether the training pairs had transparency, so the network's alpha output is used."""
         return bool(self.metadata.get("learned_alpha", False))
 
+    def with_strength(self, strength: float) -> Look:
+        """This look at another strength, 0 to 2 (``strength.blend``); ValueError outside."""
+        return replace(self, strength=check_strength(strength), _table=None)
+
+    def colour_fn(self, rgb: np.ndarray) -> np.ndarray:
+        """The look at its strength on opaque colours, RGB in [0, 1] (n, 3) -> (n, 3): what a LUT holds."""
+        return opaque_colour_fn(self.model, self.strength)(rgb)
+
     def apply(self, image: ImageLike, method: str = "auto", threads: int | None = None) -> ImageLike:
         """Filter a Pillow image (RGB/RGBA; other modes are converted) or a uint8 array.
 
@@ -65,12 +77,12 @@ class Look:
         """
         keep_alpha = not self.learned_alpha
         if isinstance(image, np.ndarray):
-            return _apply_array(self.model, image, keep_alpha)
+            return _apply_array(self.model, image, keep_alpha, self.strength)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
         if self._table is None and keep_alpha and method != "exact":
-            self._table = ColourTable(self.model)
-        return apply_to_image(self.model, image, keep_alpha, method, threads, self._table)
+            self._table = ColourTable(self.model, self.strength)
+        return apply_to_image(self.model, image, keep_alpha, method, threads, self._table, self.strength)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (as for worker processes) without its colour table: a cache of up to 64 MiB
@@ -99,6 +111,16 @@ class CubeLook:
 
     table: np.ndarray
 
+    def with_strength(self, strength: float) -> CubeLook:
+        """This LUT at another strength, 0 to 2 (``strength.blend``); ValueError outside.
+
+        Blending the table's entries with their grid points is exact for every colour: trilinear
+        interpolation is linear, and it reproduces the identity.
+        """
+        strength = check_strength(strength)
+        identity = lut.grid_points(len(self.table)).reshape(self.table.shape)
+        return CubeLook(blend(identity, self.table.astype(np.float32), strength))
+
     def apply(self, image: Image.Image, threads: int | None = None) -> Image.Image:
         """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can."""
         if image.mode not in ("RGB", "RGBA"):
@@ -110,8 +132,8 @@ class CubeLook:
         return None
 
 
-def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool) -> np.ndarray:
-    out = apply_to_pixels(model, _rgba(array), keep_alpha)
+def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool, strength: float) -> np.ndarray:
+    out = apply_to_pixels(model, _rgba(array), keep_alpha, strength=strength)
     return out[..., : array.shape[-1]]
 
 
