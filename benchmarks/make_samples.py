@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from .looks import colour_grade
+from .looks import sample_look
 
 OUT = Path(__file__).resolve().parent.parent / "sample_images"
 PHOTOS = {
@@ -38,7 +38,7 @@ def main() -> None:
         (OUT / name).write_bytes(jpeg(Image.fromarray(getattr(data, photo)()), 92))
     # The edit is made from the decoded before.jpg, as an editor would, then saved as a JPEG again.
     with Image.open(OUT / "before.jpg") as before:
-        after = Image.fromarray(colour_grade(np.asarray(before.convert("RGB"))))
+        after = Image.fromarray(sample_look(np.asarray(before.convert("RGB"))))
     (OUT / "after.jpg").write_bytes(jpeg(after, 90))
 
 
