@@ -254,13 +254,21 @@ max_pixels_option = click.option(
     help="Also write, into this folder: before | learned | after pictures of each pair, "
     "the loss curve (loss.png) and the eval table (eval.txt).",
 )
+@click.option(
+    "--align",
+    "align_pairs",
+    is_flag=True,
+    help="Line each AFTER up with its BEFORE first (shift, scale, rotation up to ~3°: for a cropped, "
+    "resized or straightened edit) and train on their overlap; says what it found.",
+)
 @max_pixels_option
 @click.pass_context
-def train(ctx, before, after, pairs, output, force, report, max_pixels, **options) -> None:
+def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pixels, **options) -> None:
     """Learn the look that turns BEFORE into AFTER and save it as a model.
 
     BEFORE and AFTER are the same photo before and after editing (same size, any format Pillow
-    reads); --pair adds more pairs of the same look, so it learns from more colours. Without -o
+    reads; of the same shape within 1%, the larger is scaled down to the smaller; cropped, shifted
+    or slightly rotated, with --align); --pair adds more pairs of the same look, so it learns from more colours. Without -o
     the model goes to the default model path ($NNFILTER_MODEL, else
     $XDG_DATA_HOME/nnfilter/default.npz, i.e. ~/.local/share/nnfilter/default.npz), replacing
     the one there; `nnfilter apply` uses it when given no -m.
@@ -291,10 +299,16 @@ def train(ctx, before, after, pairs, output, force, report, max_pixels, **option
                 bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
                 bar.update()
 
-        try:
-            from .look import learn_look_from_pairs, open_pairs
+        def on_note(message: str) -> None:
+            if bar is None:
+                click.echo(message, err=True)
+            else:
+                bar.write(message, file=sys.stderr)
 
-            opened = open_pairs(pairs, max_pixels)
+        try:
+            from .look import learn_look_from_pairs, line_up, open_pairs
+
+            opened = line_up(open_pairs(pairs, max_pixels, check_sizes=False), align_pairs, on_note)
             look, result = learn_look_from_pairs(opened, config, on_epoch)
         except NnfilterError as exc:
             raise _fail(exc) from None
