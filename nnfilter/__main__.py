@@ -1,22 +1,24 @@
 """The `nnfilter` command, and `python -m nnfilter`."""
 
 import os
-import sys
-
-from .errors import EXIT_INTERRUPTED
+import signal
 
 
 def run() -> None:
-    """Start the command line; a Ctrl-C while it loads ends it quietly with exit code 130."""
+    """Start the command line."""
     # The maths runs its small matrix products on one thread (threadpoolctl), but OpenBLAS starts
     # a thread per core when numpy is imported, and they spin for a while: ~0.1 s of CPU taken
     # from decoding the photo. Unless the user asked for threads, it starts none.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    try:
-        from .cli import main
-    except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    # A Ctrl-C while the command line loads, before it has done anything, ends the process as it
+    # would any program (the shell says 130); once loaded, the commands own Ctrl-C (cli._Commands).
+    python_handler = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if python_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from .cli import main
+
+    if python_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     main()
 
 

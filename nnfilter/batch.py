@@ -1,18 +1,15 @@
 """Running a batch: each job of a ``Plan`` filters one image file into one new file, in this
 process or in worker processes, into a ``Report``; Ctrl-C stops it between files.
 
-- ``run_job``: one image file -> one filtered image file, EXIF and ICC profile kept, written
-  atomically; any failure becomes the ``Outcome``'s one-line error.
-- ``run_batch``: every job, by a serial or a pool strategy (the same interface), in job order, so
-  what a batch writes and reports does not depend on the number of workers. ``CtrlC`` is the one
-  object that handles SIGINT.
+Each job is ``onefile.run_job``. ``run_batch`` runs every job by a serial or a pool strategy (the
+same interface), in job order, so what a batch writes and reports does not depend on the number
+of workers. ``CtrlC`` is the one object that handles SIGINT.
 
 Nothing here prints or knows about click: the caller is told of each outcome through a callback.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections import deque
@@ -21,47 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, NnfilterError
-from .files import make_folder
-from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image, save_image
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from .onefile import Outcome, Settings, run_job
 from .plan import Job, Plan, Problem
 
 if TYPE_CHECKING:
     import multiprocessing.context
     from concurrent.futures import Future, ProcessPoolExecutor
-    from pathlib import Path
 
+    from .images import ImageReading
     from .look import Look
 
 #: Jobs handed to the pool ahead of the one being waited for, per worker.
 AHEAD_PER_WORKER = 2
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How every file of a batch is filtered and written."""
-
-    quality: int | None = None
-    overwrite: bool = False
-    max_pixels: int | None = DEFAULT_MAX_PIXELS
-    make_folders: bool = True
-    #: Warn when more than this share of an image's pixels has colours the training never showed.
-    warn_coverage: float | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One job's result: its megapixels when done, or a one-line ``error`` naming the input."""
-
-    job: Job
-    megapixels: float = 0.0
-    error: str | None = None
-    #: The exception behind ``error``, when it was an ``NnfilterError`` (its values, for hints).
-    cause: NnfilterError | None = None
-    #: A note about a file that was done (e.g. colours outside the training's coverage).
-    warning: str | None = None
-    #: Not started: the batch was stopped first.
-    cancelled: bool = False
 
 
 @dataclass
@@ -93,7 +62,7 @@ class Report:
             self.done.append(outcome.job)
             self.megapixels += outcome.megapixels
         else:
-            self.failed.append((outcome.job.src, outcome.error))
+            self.failed.append(Problem(outcome.job.src, outcome.error))
 
     @property
     def not_processed(self) -> int:
@@ -113,92 +82,6 @@ class Report:
         if self.interrupted:
             return EXIT_INTERRUPTED
         return EXIT_ERROR if self.failed else EXIT_OK
-
-
-# --- one file ------------------------------------------------------------------------------------------
-
-
-def filter_file(
-    look: Look,
-    src: Path,
-    dst: Path,
-    quality: int | None = None,
-    overwrite: bool = False,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    check_coverage: bool = False,
-    threads: int | None = None,
-    reading: ImageReading | None = None,
-) -> tuple[float, float | None]:
-    """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
-    look knows its coverage), the share of its pixels in colours the training never showed.
-
-    EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
-    temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
-    if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``).
-
-    Raises
-    ------
-    ImageError
-        ``src`` cannot be read as an image (missing, not an image, truncated, too large).
-    OutputError
-        ``dst`` cannot be written, or exists and ``overwrite`` is off.
-    """
-    image = reading.result() if reading is not None else open_image(src, max_pixels)
-    megapixels = image.width * image.height / 1e6
-    exif, icc = image.info.get("exif"), image.info.get("icc_profile")
-    unseen = look.unseen_share(image) if check_coverage else None
-    result = look.apply(image, threads=threads)
-    save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
-    return megapixels, unseen
-
-
-def run_job(
-    look: Look, job: Job, settings: Settings, reading: ImageReading | None = None, threads: int | None = 1
-) -> Outcome:
-    """Filter one job's file on ``threads`` threads (``reading``: its source already being read, see
-    ``filter_file``); any failure becomes the outcome's ``error`` (Ctrl-C passes through)."""
-    try:
-        if settings.make_folders:
-            make_folder(job.dst.parent, f"{job.dst}: cannot make its folder")
-        megapixels, unseen = filter_file(
-            look,
-            job.src,
-            job.dst,
-            settings.quality,
-            settings.overwrite,
-            settings.max_pixels,
-            check_coverage=settings.warn_coverage is not None,
-            threads=threads,
-            reading=reading,
-        )
-    except NnfilterError as exc:
-        return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)
-    except Exception as exc:  # a bug or MemoryError: name the file, keep the batch going
-        return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({exc})")
-    warning = None
-    if unseen is not None and unseen > settings.warn_coverage:
-        warning = (
-            f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
-            "never showed (the look is a guess there, often 2 to 4 ΔE00 off; train with a pair "
-            "that has them)"
-        )
-    return Outcome(job, megapixels, warning=warning)
-
-
-def _failure_line(job: Job, message: str) -> str:
-    """``message`` as one line that starts with the input; messages about the output also name it.
-
-    >>> from pathlib import Path
-    >>> _failure_line(Job(Path("a.jpg"), Path("o/a.jpg")), "o/a.jpg: exists")
-    'a.jpg -> o/a.jpg: exists'
-    """
-    message = " ".join(message.split())
-    src, dst = os.fspath(job.src), os.fspath(job.dst)
-    if message.startswith(src + ": "):
-        return message
-    if message.startswith(dst + ": "):
-        return f"{src} -> {message}"
-    return f"{src}: {message}"
 
 
 # --- Ctrl-C --------------------------------------------------------------------------------------------

@@ -18,19 +18,22 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .batch import Outcome, Report, Settings, run_batch
-from .config import ACTIVATION_NAMES, AUTO_STEPS, DEFAULT_LR, LOSS_NAMES, OPTIMIZER_NAMES, TrainConfig
+from .batch import Report, run_batch
+from .config import TrainConfig
 from .errors import (
     EXIT_INTERRUPTED,
+    ImageTooLargeError,
     NnfilterError,
-    OutputError,
     OutputExistsError,
     PlanError,
     TrainingDivergedError,
+    interruption,
 )
-from .files import check_destination, make_folder
-from .images import DEFAULT_MAX_PIXELS, ImageReading
-from .plan import FORMAT_EXTENSIONS, plan_batch
+from .images import ImageReading
+from .onefile import Outcome, Settings
+from .options import apply_options, max_pixels_option, strength_option, train_options
+from .plan import FORMAT_EXTENSIONS, Problem, plan_batch
+from .train_job import Trained, train_to_file
 
 # The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
 # them, so that `apply` can start reading its photo first, and --help and usage errors are quick.
@@ -49,39 +52,6 @@ def default_model_path() -> Path:
         return Path(os.environ["NNFILTER_MODEL"])
     data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(data_home) / "nnfilter" / "default.npz"
-
-
-class LayerSizes(click.ParamType):
-    """Comma-separated hidden layer sizes, e.g. ``16,16``."""
-
-    name = "SIZES"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, list):
-            return value
-        try:
-            sizes = [int(part) for part in str(value).split(",")]
-        except ValueError:
-            self.fail(f"{value!r} is not a comma-separated list of layer sizes like 16,16", param, ctx)
-        if not 1 <= len(sizes) <= 8 or any(not 1 <= s <= 1024 for s in sizes):
-            self.fail(f"{value!r}: 1 to 8 layers of 1 to 1024 neurons each", param, ctx)
-        return sizes
-
-
-class FiniteFloatRange(click.FloatRange):
-    """``click.FloatRange`` that also refuses NaN (which compares false with both bounds), and names
-    the range when the value is not a number at all."""
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        else:
-            number = super().convert(value, param, ctx)
-        if number != number:
-            self.fail(f"{value!r} is not a number in the range {self._describe_range()}.", param, ctx)
-        return number
 
 
 def _load_look(model: Path | None) -> Look:
@@ -111,7 +81,31 @@ def _hint(exc: BaseException | None) -> str:
         return " (use --force to overwrite)"
     if isinstance(exc, TrainingDivergedError) and exc.lr is not None:
         return f"; try a smaller --lr than {exc.lr:g}"
+    if isinstance(exc, ImageTooLargeError):
+        return " (use --max-pixels)"
     return ""
+
+
+#: The options that would help with a planned input's ``Problem``, by its ``kind``.
+PROBLEM_HINTS = {
+    "exists": " (use --force or --skip-existing)",
+    "extension": f"; use --format ({', '.join(sorted(FORMAT_EXTENSIONS))})",
+    "outside_base": " (listed paths keep their layout relative to --base)",
+}
+
+#: What apply says of a ``PlanError``, by its ``kind``, in terms of its options.
+PLAN_USAGE = {
+    "suffix": "--suffix goes into file names and cannot hold a folder separator, got {suffix!r}",
+    "no_input": "no INPUT given (files, folders, or - to read a list from stdin)",
+    "single_output": "-o {output} names the output file (its extension picks the type); --suffix and "
+    "--format name outputs in a folder: give -o an existing folder or end it with /",
+    "no_output": "give -o (output file or folder), or --suffix to write each output beside its input",
+    "output_is_file": "-o {output}: is a file, but several inputs or a folder need an output folder",
+}
+
+
+def _problem_line(problem: Problem) -> str:
+    return f"{problem.message}{PROBLEM_HINTS.get(problem.kind, '')}"
 
 
 def _fail(exc: BaseException) -> click.ClickException:
@@ -119,14 +113,14 @@ def _fail(exc: BaseException) -> click.ClickException:
 
 
 class _Commands(click.Group):
-    """nnfilter's commands: a Ctrl-C that a command does not handle itself (while it imports the
-    maths or loads a model, say) ends the run with exit code 130, not click's "Aborted!" and 1."""
+    """nnfilter's commands: the one place where a Ctrl-C ends a run, with exit code 130 (not click's
+    "Aborted!" and 1) and the ``Interrupted`` message saying what was left undone, if any."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo(str(exc) or "interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
 
 
@@ -143,125 +137,8 @@ def main() -> None:
     """
 
 
-DEFAULTS = TrainConfig()
-strength_option = click.option(
-    "--strength",
-    type=FiniteFloatRange(0, 2),
-    default=1.0,
-    show_default=True,
-    help="How much of the look: 0 leaves the colours alone, 1 is the look, 0.5 half of it, "
-    "up to 2 doubles its change (clipped); blended on the sRGB values, as layer opacity is.",
-)
-max_pixels_option = click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Refuse images with more pixels than this (guards against decompression bombs).",
-)
-
-
 @main.command()
-@click.argument("before", type=click.Path(path_type=Path), required=False)
-@click.argument("after", type=click.Path(path_type=Path), required=False)
-@click.option(
-    "--pair",
-    "pairs",
-    nargs=2,
-    multiple=True,
-    type=click.Path(path_type=Path),
-    metavar="BEFORE AFTER",
-    help="A before/after pair; repeat to teach one look from several photos.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Model file to write (.npz). Default: the default model path (see above).",
-)
-@click.option("--force", is_flag=True, help="Overwrite an existing model given with -o.")
-@click.option(
-    "--hidden",
-    type=LayerSizes(),
-    default=",".join(map(str, DEFAULTS.hidden)),
-    show_default=True,
-    help="Hidden layer sizes, comma-separated.",
-)
-@click.option(
-    "--activation",
-    type=click.Choice(sorted(ACTIVATION_NAMES)),
-    default=DEFAULTS.activation,
-    show_default=True,
-    help="Activation of the hidden layers (the output is always a sigmoid).",
-)
-@click.option(
-    "--loss",
-    type=click.Choice(sorted(LOSS_NAMES)),
-    default=DEFAULTS.loss,
-    show_default=True,
-    help="Training loss: squared error or cross-entropy.",
-)
-@click.option(
-    "--optimizer",
-    type=click.Choice(sorted(OPTIMIZER_NAMES)),
-    default=DEFAULTS.optimizer,
-    show_default=True,
-    help="sgd (with --momentum) or adam.",
-)
-@click.option(
-    "--lr",
-    type=FiniteFloatRange(min=0, min_open=True, max=100),
-    help=f"Learning rate, > 0 (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd),"
-    " lowered along a cosine curve over the epochs.",
-)
-@click.option(
-    "--momentum",
-    type=FiniteFloatRange(0, 1, max_open=True),
-    default=DEFAULTS.momentum,
-    show_default=True,
-    help="Momentum for sgd, in [0, 1).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=DEFAULTS.batch_size,
-    show_default=True,
-    help="Colour samples per gradient step.",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps).",
-)
-@click.option(
-    "--error",
-    "error_threshold",
-    type=FiniteFloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Stop once the training error (mean squared, on 0..1) is below this.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed: the same pair, options and seed give the same model.",
-)
-@click.option(
-    "--report",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Also write, into this folder: before | learned | after pictures of each pair, "
-    "the loss curve (loss.png) and the eval table (eval.txt).",
-)
-@click.option(
-    "--align",
-    "align_pairs",
-    is_flag=True,
-    help="Line each AFTER up with its BEFORE first (shift, scale, rotation up to ~3°: for a cropped, "
-    "resized or straightened edit) and train on their overlap; says what it found.",
-)
-@max_pixels_option
+@train_options
 @click.pass_context
 def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pixels, **options) -> None:
     """Learn the look that turns BEFORE into AFTER and save it as a model.
@@ -285,11 +162,6 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
         raise click.UsageError("give a BEFORE AFTER pair (or --pair BEFORE AFTER)")
     config = TrainConfig(**options)
     path = output or default_model_path()
-    try:
-        if output is not None:  # refused now, not after the training
-            check_destination(output, force)
-    except NnfilterError as exc:
-        raise _fail(exc) from None
 
     with _progress_bar(total=config.epochs, desc="train", unit="epoch") as bar:
 
@@ -305,118 +177,47 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
             else:
                 bar.write(message, file=sys.stderr)
 
-        try:
-            from .look import learn_look_from_pairs, line_up, open_pairs
+        def on_saved(trained: Trained) -> None:
+            if bar is not None:  # the bar ends before the lines that follow it
+                bar.close()
+            meta = trained.look.metadata
+            summary = (
+                f"{meta['epochs_run']} epochs, training error {meta['train_error']:.3g}, "
+                f"validation error {meta['validation_error']:.3g}"
+            )
+            if trained.interrupted:
+                click.echo(f"interrupted: saved the best model so far to {path} ({summary})", err=True)
+                return
+            verb = "replaced" if trained.replaced and output is None else "saved"
+            click.echo(f"{verb} {path} ({summary})", err=True)
+            share = 100 * meta["coverage_share"]
+            click.echo(
+                f"the pairs cover {share:.1f}% of the colour space (cells of a 16³ RGB grid)", err=True
+            )
 
-            opened = line_up(open_pairs(pairs, max_pixels, check_sizes=False), align_pairs, on_note)
-            look, result = learn_look_from_pairs(opened, config, on_epoch)
+        try:
+            trained = train_to_file(
+                pairs,
+                config,
+                path,
+                overwrite=force or output is None,
+                report=report,
+                max_pixels=max_pixels,
+                on_epoch=on_epoch,
+                on_saved=on_saved,
+                align_pairs=align_pairs,
+                on_note=on_note,
+            )
         except NnfilterError as exc:
             raise _fail(exc) from None
-        except KeyboardInterrupt:  # while reading the images (training itself catches Ctrl-C)
-            click.echo("interrupted before training started: no model saved", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
-    if not result.history:
-        click.echo("interrupted before the first epoch ended: no model saved", err=True)
+    if trained.interrupted:
         ctx.exit(EXIT_INTERRUPTED)
-    replacing = output is None and path.exists()
-    try:
-        if os.path.exists(path.parent) and not path.parent.is_dir():
-            raise OutputError(f"{path}: {path.parent} is not a folder")
-        make_folder(path.parent, f"{path}: cannot make folder {path.parent}")
-        look.save(path, overwrite=force or output is None)
-    except NnfilterError as exc:
-        raise _fail(exc) from None
-    except KeyboardInterrupt:  # atomic_write has removed its temporary file
-        click.echo(f"interrupted while saving: {path} not written", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
-    meta = look.metadata
-    summary = (
-        f"{meta['epochs_run']} epochs, training error {meta['train_error']:.3g}, "
-        f"validation error {meta['validation_error']:.3g}"
-    )
-    if result.interrupted:
-        click.echo(f"interrupted: saved the best model so far to {path} ({summary})", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
-    verb = "replaced" if replacing else "saved"
-    click.echo(f"{verb} {path} ({summary})", err=True)
-    click.echo(
-        f"the pairs cover {100 * meta['coverage_share']:.1f}% of the colour space (cells of a 16³ RGB grid)",
-        err=True,
-    )
     if report is not None:
-        from .report import write_train_report
-
-        try:
-            named = [(pair.before_path.name, pair.before, pair.after) for pair in opened]
-            write_train_report(report, look, result.history, named)
-        except NnfilterError as exc:
-            raise _fail(exc) from None
         click.echo(f"report in {report}", err=True)
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, metavar="INPUT...", type=click.Path(path_type=Path))
-@click.option(
-    "-m",
-    "--model",
-    type=click.Path(path_type=Path),
-    help="Model file (default: the one `nnfilter train` saved last, see `train --help`).",
-)
-@click.option(
-    "--lut",
-    type=click.Path(path_type=Path),
-    help="Apply this .cube 3D LUT (from nnfilter export or any tool) instead of a model; alpha is kept.",
-)
-@click.option(
-    "--warn-coverage",
-    type=click.FloatRange(0, 1),
-    is_flag=False,
-    flag_value=0.05,
-    help="Warn about each image with more than this share (default 0.05) of its pixels "
-    "in colours the training pairs never showed.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output file (one input file), else output folder, made if missing.",
-)
-@click.option("-r", "--recursive", is_flag=True, help="Take images from subfolders of INPUT folders too.")
-@click.option("-0", "--null", is_flag=True, help="The list read from - is NUL-separated (find -print0).")
-@click.option(
-    "--base",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="Paths read from - keep their layout relative to this folder.",
-)
-@click.option(
-    "--suffix", default="", metavar="TEXT", help="Added to output names: --suffix -look writes a-look.jpg."
-)
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(sorted(FORMAT_EXTENSIONS)),
-    help="Write this type, with its extension (default: the input's).",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="number of cores",
-    help="Cores to use: files filtered in parallel worker processes (one file: its strips in threads).",
-)
-@click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100 (default 95).")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (to resume a run).")
-@click.option(
-    "-n", "--dry-run", is_flag=True, help='Print the plan ("input -> output" lines) to stdout; write nothing.'
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar; the summary only if something failed.")
-@click.option("-v", "--verbose", is_flag=True, help="Name each file written or skipped.")
-@strength_option
-@max_pixels_option
+@apply_options
 @click.pass_context
 def apply(
     ctx,
@@ -475,27 +276,23 @@ def apply(
         raise click.UsageError("- (read paths from stdin) can be given only once")
     if null and Path("-") not in inputs:
         raise click.UsageError("-0 is for the list read from stdin: give - as an INPUT")
+    existing = "overwrite" if force else "skip" if skip_existing else "refuse"
     try:
-        listed = None
-        if Path("-") in inputs:
-            listed = _read_path_list(sys.stdin.buffer, null)
-        paths = [path for path in inputs if path != Path("-")]
-        existing = "overwrite" if force else "skip" if skip_existing else "refuse"
-        plan = plan_batch(
-            paths,
-            output,
-            listed=listed,
-            base=base,
-            recursive=recursive,
-            suffix=suffix,
-            format=format_,
-            existing=existing,
-        )
+        with interruption("interrupted while listing the inputs: nothing written"):
+            listed = _read_path_list(sys.stdin.buffer, null) if Path("-") in inputs else None
+            paths = [path for path in inputs if path != Path("-")]
+            plan = plan_batch(
+                paths,
+                output,
+                listed=listed,
+                base=base,
+                recursive=recursive,
+                suffix=suffix,
+                format=format_,
+                existing=existing,
+            )
     except PlanError as exc:
-        raise click.UsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted while listing the inputs: nothing written", err=True)
-        ctx.exit(EXIT_INTERRUPTED)
+        raise click.UsageError(PLAN_USAGE[exc.kind].format(**exc.values)) from None
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
     # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each).
@@ -508,11 +305,11 @@ def apply(
         raise _fail(exc) from None
 
     report = Report.from_plan(plan)
-    for _, message in plan.skipped:
+    for problem in plan.skipped:
         if verbose:
-            click.echo(f"skipped: {message}", err=True)
-    for _, message in plan.failed:
-        click.echo(f"error: {message}", err=True)
+            click.echo(f"skipped: {problem.message}", err=True)
+    for problem in plan.failed:
+        click.echo(f"error: {_problem_line(problem)}", err=True)
     if plan.ignored_folders and not quiet:
         click.echo(f"note: {plan.ignored_folders} subfolder(s) not entered (use --recursive)", err=True)
     if dry_run:

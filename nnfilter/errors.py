@@ -5,6 +5,10 @@ Messages name files and values, never command-line options: the CLI adds such hi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 #: Exit codes: success; an error (or some files of a batch failed); a run stopped by Ctrl-C
 #: (128 + SIGINT, as shells report it). Usage errors exit 2, click's own code.
 EXIT_OK = 0
@@ -18,6 +22,14 @@ class NnfilterError(Exception):
 
 class ImageError(NnfilterError):
     """An image could not be read or is not usable (missing, not an image, damaged, too large)."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image with more pixels than the ``limit`` it was opened with."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class PairMismatchError(NnfilterError):
@@ -53,4 +65,28 @@ class OutputExistsError(OutputError):
 
 
 class PlanError(NnfilterError):
-    """The inputs and output options of a batch cannot make a plan (which output each input gets)."""
+    """The inputs and output options of a batch cannot make a plan (which output each input gets).
+
+    ``kind`` names the rule broken and ``values`` the arguments involved, for a caller that words
+    it in its own terms (the CLI names its options).
+    """
+
+    def __init__(self, message: str, kind: str, **values: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
+
+
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C, with a message saying what it left undone ("... no model saved")."""
+
+
+@contextmanager
+def interruption(message: str) -> Iterator[None]:
+    """Turn a Ctrl-C inside ``with`` into an ``Interrupted`` carrying ``message``."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(message) from None

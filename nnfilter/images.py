@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from .errors import ImageError, NnfilterError, OutputError
+from .errors import ImageError, ImageTooLargeError, NnfilterError, OutputError
 from .files import atomic_write, check_regular_file, describe
 
 if TYPE_CHECKING:
@@ -279,10 +279,8 @@ def _open_header(fp: IO[bytes], name: str, max_pixels: int | None) -> Image.Imag
     image = Image.open(fp)
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
-        raise ImageError(
-            f"{name}: {width * height} pixels ({width}x{height}) exceeds the limit of {max_pixels} "
-            "(use --max-pixels)"
-        )
+        msg = f"{name}: {width * height} pixels ({width}x{height}) exceeds the limit of {max_pixels}"
+        raise ImageTooLargeError(msg, max_pixels)
     # Pillow decodes what each read of this size brings without the GIL; its default, 64 KiB,
     # would have a decoding thread wait for the GIL after every read.
     image.decodermaxblock = DECODE_READ
@@ -343,24 +341,31 @@ def normalize_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if image.has_transparency_data else "RGB")
 
 
-def is_image_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a regular file that Pillow recognises as an image, from its header only.
+def not_an_image(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not an image file, from its header only ("empty file", ...), or None if it is one.
 
     Never raises. Used to pick the images out of a folder; a file that passes may still fail to open
     (truncated, too large), which ``open_image`` then reports.
     """
     try:
         st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
-            return False
+    except OSError as exc:
+        return f"cannot read ({describe(exc)})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size == 0:
+        return "empty file (0 bytes)"
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path):
-                return True
+                return None
     except Image.DecompressionBombError:
-        return True  # an image, just a big one: open_image applies the real limit
-    except Exception:
-        return False
+        return None  # an image, just a big one: open_image applies the real limit
+    except UnidentifiedImageError:
+        return "not an image (no format Pillow reads)"
+    except Exception as exc:
+        return f"not a readable image ({describe(exc)})"
 
 
 # --- arrays --------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Nothing is read but file headers and nothing is written: the per-file refusals (not an image,
 output exists, output is an input, two inputs with one output) are decided here, up front.
+Messages name files and values, never command-line options: a ``Problem``'s ``kind`` lets the CLI
+add its hint.
 
 >>> output_name(Path("a.jpg"), suffix="-look", extension=".png")
 'a-look.png'
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from .errors import PlanError
 from .files import TEMP_PREFIX
-from .images import OUTPUT_FORMATS, is_image_file
+from .images import OUTPUT_FORMATS, not_an_image
 
 #: ``--format`` names and the extension each one writes (``jpeg`` and ``jpg`` are the same type).
 FORMAT_EXTENSIONS = {ext[1:]: ext for ext in OUTPUT_FORMATS}
@@ -24,8 +26,15 @@ FORMAT_EXTENSIONS = {ext[1:]: ext for ext in OUTPUT_FORMATS}
 #: What to do with an output that exists already.
 EXISTING_POLICIES = ("refuse", "overwrite", "skip")
 
-Problem = tuple[Path, str]
-"""An input path and a one-line message that names it and says what happened."""
+
+@dataclass(frozen=True)
+class Problem:
+    """An input skipped or refused: its path, a one-line message naming it, and what kind of problem
+    it is (for a caller's hint): "exists", "extension", "outside_base", or "" for the others."""
+
+    path: Path
+    message: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ def plan_batch(
     ----------
     inputs : sequence of Path
         Files and folders from the command line, in order. A folder gives the image files in it
-        (by content, ``is_image_file``), in name order; with ``recursive``, those of its subfolders
+        (by content, ``not_an_image``), in name order; with ``recursive``, those of its subfolders
         too, keeping their layout. A named file is always tried (and fails if it is not an image).
     output : Path or None
         The output file (see ``is_single_file``), or the output folder, or None to write each output
@@ -128,7 +137,7 @@ def plan_batch(
     sources = _collect(inputs, listed, base, recursive, output if not single else None, plan)
     extension = None if format is None else FORMAT_EXTENSIONS[format]
     input_files = {os.path.realpath(s.path) for s in sources}
-    input_files.update(os.path.realpath(path) for path, _ in plan.skipped)
+    input_files.update(os.path.realpath(problem.path) for problem in plan.skipped)
     first_source: dict[str, Path] = {}
     seen: set[tuple[str, str]] = set()
     for source in sources:
@@ -137,8 +146,7 @@ def plan_batch(
             dst = output
         elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
             shown = repr(src.suffix) if src.suffix else "no extension"
-            types = ", ".join(sorted(FORMAT_EXTENSIONS))
-            plan.failed.append((src, f"{src}: cannot write {shown} files; use --format ({types})"))
+            plan.failed.append(Problem(src, f"{src}: cannot write {shown} files", "extension"))
             continue
         else:
             folder = src.parent if output is None else output / source.rel.parent
@@ -149,18 +157,18 @@ def plan_batch(
         seen.add((os.path.realpath(src), key))
         if key in input_files:
             plan.failed.append(
-                (src, f"{src} -> {dst}: the output is an input file; refusing to overwrite it")
+                Problem(src, f"{src} -> {dst}: the output is an input file; refusing to overwrite it")
             )
         elif key in first_source:
-            plan.failed.append((src, f"{src} -> {dst}: same output as {first_source[key]}"))
+            plan.failed.append(Problem(src, f"{src} -> {dst}: same output as {first_source[key]}"))
         else:
             first_source[key] = src
             if not os.path.lexists(dst) or existing == "overwrite":
                 plan.jobs.append(Job(src, dst))
             elif existing == "skip":
-                plan.skipped.append((src, f"{src}: output {dst} exists"))
+                plan.skipped.append(Problem(src, f"{src}: output {dst} exists"))
             else:
-                plan.failed.append((src, f"{src} -> {dst}: exists (use --force or --skip-existing)"))
+                plan.failed.append(Problem(src, f"{src} -> {dst}: exists", "exists"))
     return plan
 
 
@@ -173,21 +181,19 @@ def _check_arguments(
 ) -> bool:
     """Refuse arguments that make no plan (``PlanError``); return whether ``output`` is one file."""
     if "/" in suffix or os.sep in suffix:
-        msg = f"--suffix goes into file names and cannot hold a folder separator, got {suffix!r}"
-        raise PlanError(msg)
+        msg = f"a suffix goes into file names and cannot hold a folder separator, got {suffix!r}"
+        raise PlanError(msg, "suffix", suffix=suffix)
     if not inputs and listed is None:
-        raise PlanError("no INPUT given (files, folders, or - to read a list from stdin)")
+        raise PlanError("no input given", "no_input")
     single = is_single_file(inputs, listed, output)
     if single and (suffix or format):
-        msg = (
-            f"-o {output} names the output file (its extension picks the type); --suffix and --format "
-            "name outputs in a folder: give -o an existing folder or end it with /"
-        )
-        raise PlanError(msg)
+        msg = f"{output} names the output file: a suffix or a format is for outputs in a folder"
+        raise PlanError(msg, "single_output", output=output)
     if output is None and not suffix:
-        raise PlanError("give -o (output file or folder), or --suffix to write each output beside its input")
+        raise PlanError("give an output, or a suffix to write each output beside its input", "no_output")
     if output is not None and not single and os.path.lexists(output) and not output.is_dir():
-        raise PlanError(f"-o {output}: is a file, but several inputs or a folder need an output folder")
+        msg = f"{output}: is a file, but several inputs or a folder need an output folder"
+        raise PlanError(msg, "output_is_file", output=output)
     return single
 
 
@@ -221,11 +227,9 @@ def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> 
         # Outputs beside their inputs need no layout, so no base either.
         rel = os.path.relpath(os.path.abspath(path), root) if out is not None else path.name
         if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
-            plan.failed.append(
-                (path, f"{path}: not under {base} (listed paths keep their layout relative to --base)")
-            )
+            plan.failed.append(Problem(path, f"{path}: not under {base}", "outside_base"))
         elif out is not None and os.path.realpath(path).startswith(out + os.sep):
-            plan.skipped.append((path, f"{path}: in the output folder"))
+            plan.skipped.append(Problem(path, f"{path}: in the output folder"))
         else:
             yield _Source(path, Path(rel))
 
@@ -235,11 +239,11 @@ def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
     for source in candidates:
         path = source.path
         if path.name.startswith(TEMP_PREFIX):
-            plan.skipped.append((path, f"{path}: temporary file of an interrupted nnfilter run"))
-        elif not is_image_file(path):
-            plan.skipped.append((path, f"{path}: not an image file"))
-        else:
+            plan.skipped.append(Problem(path, f"{path}: temporary file of an interrupted nnfilter run"))
+        elif not_an_image(path) is None:
             yield source
+        else:
+            plan.skipped.append(Problem(path, f"{path}: not an image file"))
 
 
 def _walk(folder: Path, recursive: bool, exclude: str | None, plan: Plan) -> Iterator[tuple[Path, Path]]:

@@ -12,9 +12,10 @@ from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, invoke, read_un
 from PIL import Image
 
 from nnfilter import Look
-from nnfilter.batch import Outcome, Report
+from nnfilter.batch import Report
 from nnfilter.images import open_image, save_image
-from nnfilter.plan import Job, Plan, output_name, plan_batch
+from nnfilter.onefile import Outcome
+from nnfilter.plan import Job, Plan, Problem, output_name, plan_batch
 
 SCRIPT = Path(__file__).with_name("batch_script.sh")
 
@@ -281,7 +282,7 @@ def test_plan_keeps_the_layout_and_skips_what_is_not_an_image(tmp_path):
     assert [(j.src.relative_to(photos), j.dst.relative_to(out)) for j in plan.jobs] == [
         (Path(p), Path(p)) for p in ["a.jpg", "b.png", "sub/bad.jpg", "sub/c.jpg", "sub/deep/d.png"]
     ]
-    assert plan.skipped == [(photos / "notes.txt", f"{photos / 'notes.txt'}: not an image file")]
+    assert plan.skipped == [Problem(photos / "notes.txt", f"{photos / 'notes.txt'}: not an image file")]
     assert plan.failed == [] and plan.ignored_folders == 0
 
     flat = plan_batch([photos], out)
@@ -292,46 +293,64 @@ def test_plan_never_enters_the_output_folder_inside_the_input(tmp_path):
     write_image(tmp_path / "a.png", 1)
     write_image(tmp_path / "out" / "a.png", 2)  # a previous run's output
     plan = plan_batch([tmp_path], tmp_path / "out", recursive=True, existing="skip")
-    assert [j.src for j in plan.jobs] == [] and [p for p, _ in plan.skipped] == [tmp_path / "a.png"]
+    assert [j.src for j in plan.jobs] == [] and [p.path for p in plan.skipped] == [tmp_path / "a.png"]
 
 
 def test_plan_refuses_two_inputs_for_one_output_and_outputs_that_are_inputs(tmp_path):
     a_jpg, a_png = write_image(tmp_path / "a.jpg", 1), write_image(tmp_path / "b" / "a.png", 2)
     plan = plan_batch([a_jpg, a_png], tmp_path / "out", format="png")
     assert plan.jobs == [Job(a_jpg, tmp_path / "out" / "a.png")]
-    assert plan.failed == [(a_png, f"{a_png} -> {tmp_path / 'out' / 'a.png'}: same output as {a_jpg}")]
+    assert plan.failed == [Problem(a_png, f"{a_png} -> {tmp_path / 'out' / 'a.png'}: same output as {a_jpg}")]
 
     # Even with --force: a.jpg would become b/a.png, which is the other input; b/a.png itself.
     into_inputs = plan_batch([a_jpg, a_png], tmp_path / "b", format="png", existing="overwrite")
     assert into_inputs.jobs == []
-    assert [p for p, _ in into_inputs.failed] == [a_jpg, a_png]
-    for _, message in into_inputs.failed:
-        assert message.endswith("the output is an input file; refusing to overwrite it")
+    assert [p.path for p in into_inputs.failed] == [a_jpg, a_png]
+    for problem in into_inputs.failed:
+        assert problem.message.endswith("the output is an input file; refusing to overwrite it")
 
 
 def test_plan_existing_outputs_refuse_skip_or_overwrite(tmp_path):
     a = write_image(tmp_path / "a.png", 1)
     write_image(tmp_path / "out" / "a.png", 2)
     refused = plan_batch([a], tmp_path / "out")
-    assert refused.jobs == [] and "exists (use --force or --skip-existing)" in refused.failed[0][1]
-    assert plan_batch([a], tmp_path / "out", existing="skip").skipped[0][0] == a
+    assert refused.jobs == [] and refused.failed == [
+        Problem(a, f"{a} -> {tmp_path / 'out' / 'a.png'}: exists", "exists")
+    ]
+    assert plan_batch([a], tmp_path / "out", existing="skip").skipped[0].path == a
     overwrite = plan_batch([a], tmp_path / "out", existing="overwrite")
     assert overwrite.jobs == [Job(a, tmp_path / "out" / "a.png")]
 
 
-def test_plan_listed_paths_are_relative_to_base(tmp_path):
+def test_plan_listed_paths_are_relative_to_base(tmp_path, model_file):
     a, gif = write_image(tmp_path / "in" / "x" / "a.png", 1), write_image(tmp_path / "in" / "g.gif", 2)
     outside = write_image(tmp_path / "elsewhere.png", 3)
     plan = plan_batch([], tmp_path / "out", listed=[tmp_path / "in", a, gif, outside], base=tmp_path / "in")
     assert plan.jobs == [Job(a, tmp_path / "out" / "x" / "a.png")]
-    assert [p for p, _ in plan.failed] == [outside, gif]
-    assert "not under" in plan.failed[0][1] and "use --format" in plan.failed[1][1]
+    assert [(p.path, p.kind) for p in plan.failed] == [(outside, "outside_base"), (gif, "extension")]
+    assert plan.failed[0].message == f"{outside}: not under {tmp_path / 'in'}"
+    assert plan.failed[1].message == f"{gif}: cannot write '.gif' files"
+
+    out = tmp_path / "out"
+    listing = "\n".join(map(str, [a, gif, outside]))
+    result, message = invoke(
+        "apply", "-m", model_file, "-", "--base", tmp_path / "in", "-o", out, input=listing
+    )
+    assert result.exit_code == 1, message
+    assert (
+        f"error: {outside}: not under {tmp_path / 'in'} (listed paths keep their layout relative to --base)"
+        in result.stderr
+    ), message
+    assert (
+        f"error: {gif}: cannot write '.gif' files; use --format (jpeg, jpg, png, tif, tiff, webp)"
+        in result.stderr
+    ), message
 
 
 def test_report_summary_and_return_code():
     jobs = [Job(Path(f"{i}.jpg"), Path(f"out/{i}.jpg")) for i in range(9)]
-    plan = Plan(jobs=jobs, skipped=[(Path("n.txt"), "n.txt: not an image file")])
-    plan.failed.append((Path("r.jpg"), "r.jpg -> out/r.jpg: exists"))
+    plan = Plan(jobs=jobs, skipped=[Problem(Path("n.txt"), "n.txt: not an image file")])
+    plan.failed.append(Problem(Path("r.jpg"), "r.jpg -> out/r.jpg: exists", "exists"))
     report = Report.from_plan(plan)
     assert (report.summary(), report.return_code) == ("0 done, 1 skipped, 1 failed", 1)
     report = Report.from_plan(Plan(jobs=jobs, skipped=plan.skipped))

@@ -1,0 +1,131 @@
+"""One image file -> one filtered image file: what each job of a batch runs, in this process or a worker.
+
+EXIF and ICC profile are kept and the output is written atomically; any failure becomes the
+``Outcome``'s one-line error naming the input, so that a batch can count it and go on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import NnfilterError
+from .files import make_folder
+from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image, save_image
+from .plan import Job
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .look import Look
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How every file of a batch is filtered and written."""
+
+    quality: int | None = None
+    overwrite: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    make_folders: bool = True
+    #: Warn when more than this share of an image's pixels has colours the training never showed.
+    warn_coverage: float | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One job's result: its megapixels when done, or a one-line ``error`` naming the input."""
+
+    job: Job
+    megapixels: float = 0.0
+    error: str | None = None
+    #: The exception behind ``error``, when it was an ``NnfilterError`` (its values, for hints).
+    cause: NnfilterError | None = None
+    #: A note about a file that was done (e.g. colours outside the training's coverage).
+    warning: str | None = None
+    #: Not started: the batch was stopped first.
+    cancelled: bool = False
+
+
+def filter_file(
+    look: Look,
+    src: Path,
+    dst: Path,
+    quality: int | None = None,
+    overwrite: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    check_coverage: bool = False,
+    threads: int | None = None,
+    reading: ImageReading | None = None,
+) -> tuple[float, float | None]:
+    """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
+    look knows its coverage), the share of its pixels in colours the training never showed.
+
+    EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
+    temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
+    if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``).
+
+    Raises
+    ------
+    ImageError
+        ``src`` cannot be read as an image (missing, not an image, truncated, too large).
+    OutputError
+        ``dst`` cannot be written, or exists and ``overwrite`` is off.
+    """
+    image = reading.result() if reading is not None else open_image(src, max_pixels)
+    megapixels = image.width * image.height / 1e6
+    exif, icc = image.info.get("exif"), image.info.get("icc_profile")
+    unseen = look.unseen_share(image) if check_coverage else None
+    result = look.apply(image, threads=threads)
+    save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
+    return megapixels, unseen
+
+
+def run_job(
+    look: Look, job: Job, settings: Settings, reading: ImageReading | None = None, threads: int | None = 1
+) -> Outcome:
+    """Filter one job's file on ``threads`` threads (``reading``: its source already being read, see
+    ``filter_file``); any failure becomes the outcome's ``error`` (Ctrl-C passes through)."""
+    try:
+        if settings.make_folders:
+            make_folder(job.dst.parent, f"{job.dst}: cannot make its folder")
+        megapixels, unseen = filter_file(
+            look,
+            job.src,
+            job.dst,
+            settings.quality,
+            settings.overwrite,
+            settings.max_pixels,
+            check_coverage=settings.warn_coverage is not None,
+            threads=threads,
+            reading=reading,
+        )
+    except NnfilterError as exc:
+        return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)
+    except Exception as exc:  # a bug or MemoryError: name the file, keep the batch going
+        return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({exc})")
+    warning = None
+    if unseen is not None and unseen > settings.warn_coverage:
+        warning = (
+            f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
+            "never showed (the look is a guess there, often 2 to 4 ΔE00 off; train with a pair "
+            "that has them)"
+        )
+    return Outcome(job, megapixels, warning=warning)
+
+
+def _failure_line(job: Job, message: str) -> str:
+    """``message`` as one line that starts with the input; messages about the output also name it.
+
+    >>> from pathlib import Path
+    >>> _failure_line(Job(Path("a.jpg"), Path("o/a.jpg")), "o/a.jpg: exists")
+    'a.jpg -> o/a.jpg: exists'
+    """
+    message = " ".join(message.split())
+    src, dst = os.fspath(job.src), os.fspath(job.dst)
+    if message.startswith(src + ": "):
+        return message
+    if message.startswith(dst + ": "):
+        return f"{src} -> {message}"
+    return f"{src}: {message}"
