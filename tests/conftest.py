@@ -60,6 +60,35 @@ def pair_files(tmp_path):
     return paths
 
 
+# --- comparing images -------------------------------------------------------------------------------------
+
+
+def _levels(image) -> np.ndarray:
+    """An image file, Pillow image or array as an int array of its levels (images converted to RGB/RGBA)."""
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as opened:
+            return _levels(opened)
+    if isinstance(image, Image.Image):
+        image = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
+    return np.asarray(image).astype(np.int64)
+
+
+def assert_image_similar(a, b, max_level: int = 255, share: float = 0.0, mean: float | None = None, what=""):
+    """``a`` and ``b`` (image files, Pillow images or arrays) have the same shape, at most ``share`` of
+    their values differ by more than ``max_level`` levels, and (if given) their mean difference is at
+    most ``mean`` levels (Pillow's ``assert_image_similar`` compares the mean only)."""
+    a, b = _levels(a), _levels(b)
+    assert a.shape == b.shape, f"{what}: got shape {a.shape}, expected {b.shape}"
+    diff = np.abs(a - b)
+    over = float((diff > max_level).mean())
+    why = (
+        f"{what}: differ by up to {diff.max()} levels, {diff.mean():.3f} on average, "
+        f"{100 * over:.3f}% of values by more than {max_level}"
+    )
+    assert over <= share, why
+    assert mean is None or diff.mean() <= mean, why
+
+
 # --- real programs that read our files (ffmpeg, ImageMagick, OpenColorIO) ----------------------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HANG_GUARD_SECONDS, NNFILTER, colour_field, invoke, read_until
+from conftest import HANG_GUARD_SECONDS, NNFILTER, assert_image_similar, colour_field, invoke, read_until
 from PIL import Image
 
 from nnfilter import Look
@@ -71,8 +71,9 @@ def test_shell_script_filters_a_tree_and_resumes(model_file, tmp_path):
         with Image.open(dst) as im:
             got = np.asarray(im.convert("RGB"))
         assert np.array_equal(got, expected_pixels(look, src, dst, tmp_path)), rel
-        raw = np.asarray(look.apply(open_image(src)), dtype=int)
-        assert np.abs(got.astype(int) - raw).mean() < 4, f"{rel}: far from Look.apply"  # JPEG q95 noise
+        assert_image_similar(
+            got, look.apply(open_image(src)), mean=4, what=f"{rel} vs Look.apply"
+        )  # JPEG q95
         assert not np.array_equal(got, np.asarray(open_image(src))), f"{rel}: not filtered"
     with Image.open(out / "a.jpg") as im:
         assert im.getexif()[0x010F] == "nnfilter test camera"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import HANG_GUARD_SECONDS, NNFILTER, gamma, open_terminal, read_until
+from conftest import HANG_GUARD_SECONDS, NNFILTER, assert_image_similar, gamma, open_terminal, read_until
 from PIL import Image
 
 
@@ -36,8 +36,7 @@ def test_train_and_apply_with_the_default_model_path(pair_files, tmp_path):
     done, info = run("apply", pair_files["photo"], "-o", out, env=env)
     assert done.returncode == 0 and done.stdout == "", info
     photo = np.asarray(Image.open(pair_files["photo"]))
-    mae = np.abs(np.asarray(Image.open(out), int) - gamma(photo)).mean()
-    assert mae < 4, f"the learned gamma is {mae:.2f} levels off on another image"
+    assert_image_similar(out, gamma(photo), mean=4, what="the learned gamma on another image")
 
 
 def test_python_m_and_version():

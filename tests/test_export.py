@@ -2,18 +2,12 @@
 
 from pathlib import Path
 
-import numpy as np
-from conftest import NNFILTER, invoke, run
+from conftest import NNFILTER, assert_image_similar, invoke, run
 from PIL import Image
 
 from nnfilter.lut import read_cube
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
-
-
-def levels(path):
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
 def test_cube_is_written_and_read_back(model_file, tmp_path):
@@ -39,8 +33,9 @@ def test_ffmpeg_lut3d_matches_nnfilter_apply(model_file, pair_files, tmp_path, f
     assert result.exit_code == 0, info
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-vf", "lut3d=look.cube",
          "theirs.png"], cwd=tmp_path)  # fmt: skip
-    mae = np.abs(levels(tmp_path / "ours.png") - levels(tmp_path / "theirs.png")).mean()
-    assert mae <= 2.0, f"ffmpeg lut3d differs from nnfilter apply by {mae:.2f} levels"
+    assert_image_similar(
+        tmp_path / "ours.png", tmp_path / "theirs.png", mean=2.0, what="ffmpeg lut3d vs apply"
+    )
 
 
 def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
@@ -54,10 +49,8 @@ def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
         cwd=tmp_path)  # fmt: skip
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-i", "hald.png",
          "-filter_complex", "[0][1]haldclut", "ff.png"], cwd=tmp_path)  # fmt: skip
-    ours = levels(tmp_path / "ours.png")
     for name in ("im.png", "ff.png"):
-        mae = np.abs(ours - levels(tmp_path / name)).mean()
-        assert mae <= 2.0, f"{name} differs from nnfilter apply by {mae:.2f} levels"
+        assert_image_similar(tmp_path / "ours.png", tmp_path / name, mean=2.0, what=f"{name} vs apply")
 
 
 def test_ocioconvert_applies_the_cube_like_nnfilter_apply(model_file, tmp_path, ocioconvert):
@@ -69,8 +62,9 @@ def test_ocioconvert_applies_the_cube_like_nnfilter_apply(model_file, tmp_path, 
     result, info = invoke("apply", photo, "-m", model_file, "-o", tmp_path / "ours.png")
     assert result.exit_code == 0, info
     run([ocioconvert, "--lut", "look.cube", "photo.png", "theirs.png"], cwd=tmp_path)
-    mae = np.abs(levels(tmp_path / "ours.png") - levels(tmp_path / "theirs.png")).mean()
-    assert mae <= 1.0, f"ocioconvert --lut differs from nnfilter apply by {mae:.2f} levels"
+    assert_image_similar(
+        tmp_path / "ours.png", tmp_path / "theirs.png", mean=1.0, what="ocioconvert --lut vs apply"
+    )
 
 
 def test_apply_lut_matches_the_model_it_was_exported_from(model_file, pair_files, tmp_path):
@@ -79,8 +73,7 @@ def test_apply_lut_matches_the_model_it_was_exported_from(model_file, pair_files
     result, info = invoke("apply", pair_files["photo"], "--lut", tmp_path / "look.cube",
                           "-o", tmp_path / "lut.png")  # fmt: skip
     assert result.exit_code == 0, info
-    diff = np.abs(levels(tmp_path / "model.png") - levels(tmp_path / "lut.png"))
-    assert diff.mean() < 0.5 and diff.max() <= 2, (diff.mean(), diff.max())
+    assert_image_similar(tmp_path / "model.png", tmp_path / "lut.png", 2, mean=0.5)
 
 
 def test_apply_lut_refuses_a_malformed_cube_and_a_model_too(model_file, pair_files, tmp_path):

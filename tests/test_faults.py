@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from conftest import (
     HANG_GUARD_SECONDS,
     NNFILTER,
     colour_field,
     gamma,
+    invoke,
     open_terminal,
     png_header_only,
     read_until,
@@ -33,38 +33,26 @@ from conftest import (
 )
 from PIL import Image
 
-from nnfilter.cli import main
-
 SUMMARY = re.compile(r"^\d+ done, \d+ skipped, \d+ failed")
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def invoke(*args):
-    """Run the CLI in-process with stdout and stderr kept apart."""
-    return CliRunner().invoke(main, [str(a) for a in args])
+def assert_ok(invoked):
+    """``invoked``, the result of conftest's ``invoke``, exited 0 with no traceback."""
+    result, why = invoked
+    assert result.exit_code == 0, why
+    assert "Traceback" not in result.output, why
 
 
-def _describe(result) -> str:
-    return (
-        f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-        f"\n--- exception {result.exception!r}"
-    )
-
-
-def assert_ok(result):
-    assert result.exit_code == 0, _describe(result)
-    assert "Traceback" not in result.output, _describe(result)
-
-
-def assert_error(result, code, *names):
+def assert_error(invoked, code, *names):
     """Exit ``code``, one "Error:" line on stderr naming each of ``names``, no traceback.
 
     Exit 1: stderr is that one line, except that `apply` follows it with its batch summary line.
     Exit 2: click's usage lines come first, the "Error:" line is the last.
     """
-    why = _describe(result)
+    result, why = invoked
     assert result.exit_code == code, why
     assert isinstance(result.exception, SystemExit), why  # anything else is an uncaught exception
     assert "Traceback" not in result.output, why
@@ -671,11 +659,11 @@ def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
     model = tmp_path / "look.npz"
     with monkeypatch.context() as patch:
         patch.setattr(nnfilter.look, "open_pairs", interrupt)
-        result = invoke(*train_args(*pair, model))
-    assert result.exit_code == 130 and "no model saved" in result.stderr, _describe(result)
+        result, why = invoke(*train_args(*pair, model))
+    assert result.exit_code == 130 and "no model saved" in result.stderr, why
     monkeypatch.setattr(Look, "save", interrupt)
-    result = invoke(*train_args(*pair, model))
-    assert result.exit_code == 130 and "not written" in result.stderr, _describe(result)
+    result, why = invoke(*train_args(*pair, model))
+    assert result.exit_code == 130 and "not written" in result.stderr, why
     assert not model.exists() and temps(tmp_path) == []
 
 
@@ -688,8 +676,8 @@ def test_ctrl_c_while_a_command_loads_its_look_exits_130(tmp_path, photo, model_
     monkeypatch.setattr(Look, "load", interrupt)
     out = tmp_path / "out.png"
     for args in (["apply", photo, "-m", model_file, "-o", out], ["info", model_file]):
-        result = invoke(*args)
-        assert result.exit_code == 130, _describe(result)
+        result, why = invoke(*args)
+        assert result.exit_code == 130, why
         assert result.stderr.strip() == "interrupted" and "Aborted" not in result.output
     assert not out.exists() and temps(tmp_path) == []
 

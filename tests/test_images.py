@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import png_header_only
+from conftest import assert_image_similar, png_header_only
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from nnfilter.errors import ImageError, OutputError, OutputExistsError
@@ -140,7 +140,7 @@ def test_cmyk_becomes_rgb(tmp_path):
     assert _pixels(out) == [[[255, 255, 255], [255, 0, 0]]]
     jpeg = _open_saved(tmp_path, cmyk, "cmyk.jpg", quality=100)
     assert jpeg.mode == "RGB"
-    assert np.abs(np.asarray(jpeg, dtype=int) - _pixels(out)).max() < 8
+    assert_image_similar(jpeg, np.array(_pixels(out)), 7)
 
 
 def test_colour_spaces_become_rgb():

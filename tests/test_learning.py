@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import colour_field, gamma, sepia
+from conftest import assert_image_similar, colour_field, gamma, sepia
 
 from nnfilter import Look, learn_look
 from nnfilter.train import TrainConfig
@@ -14,8 +14,7 @@ def test_known_look_is_learned_and_transfers(look_fn):
     look, result = learn_look([(before, look_fn(before))], TrainConfig(seed=0))
     other = colour_field(128, 96, seed=7)
     predicted = look.apply(other)
-    mae = np.abs(predicted.astype(int) - look_fn(other).astype(int)).mean()
-    assert mae <= 2.0, f"mean abs error {mae:.2f} levels on a different image"
+    assert_image_similar(predicted, look_fn(other), mean=2.0, what="the look on a different image")
     assert result.history[-1].train_error < result.history[0].train_error
 
 
