@@ -341,6 +341,11 @@ def normalize_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if image.has_transparency_data else "RGB")
 
 
+def image_extensions() -> frozenset[str]:
+    """The extensions (lower case, with the dot) of every format Pillow can read: ".jpg", ".png", ..."""
+    return frozenset(ext for ext, name in Image.registered_extensions().items() if name in Image.OPEN)
+
+
 def not_an_image(path: str | os.PathLike[str]) -> str | None:
     """Why ``path`` is not an image file, from its header only ("empty file", ...), or None if it is one.
 

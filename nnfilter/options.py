@@ -250,7 +250,7 @@ apply_options = _all(
     click.option(
         "-q", "--quiet", is_flag=True, help="No progress bar; the summary only if something failed."
     ),
-    click.option("-v", "--verbose", is_flag=True, help="Name each file written or skipped."),
+    click.option("-v", "--verbose", is_flag=True, help="Name each file written, and each skipped with why."),
     strength_option,
     max_pixels_option,
 )

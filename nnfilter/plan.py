@@ -1,7 +1,7 @@
 """Planning a batch: command-line paths, folders and listed paths -> which output each input gets.
 
-Nothing is read but file headers and nothing is written: the per-file refusals (not an image,
-output exists, output is an input, two inputs with one output) are decided here, up front.
+Nothing is read but file headers and nothing is written: the per-file refusals (named as an image
+but not one, output exists, output is an input, two inputs with one output) are decided here, up front.
 Messages name files and values, never command-line options: a ``Problem``'s ``kind`` lets the CLI
 add its hint.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import PlanError
 from .files import TEMP_PREFIX
-from .images import OUTPUT_FORMATS, not_an_image
+from .images import OUTPUT_FORMATS, image_extensions, not_an_image
 
 #: ``--format`` names and the extension each one writes (``jpeg`` and ``jpg`` are the same type).
 FORMAT_EXTENSIONS = {ext[1:]: ext for ext in OUTPUT_FORMATS}
@@ -97,13 +97,14 @@ def plan_batch(
     inputs : sequence of Path
         Files and folders from the command line, in order. A folder gives the image files in it
         (by content, ``not_an_image``), in name order; with ``recursive``, those of its subfolders
-        too, keeping their layout. A named file is always tried (and fails if it is not an image).
+        too, keeping their layout. A file in it named as an image that is not one is refused; other
+        files are skipped. A named file is always tried (and fails if it is not an image).
     output : Path or None
         The output file (see ``is_single_file``), or the output folder, or None to write each output
         beside its input (then ``suffix`` must be given).
     listed : sequence of Path or None
-        Paths read from a list (stdin). Folders in it are ignored (``find`` prints them), files that
-        are not images are skipped, and each output keeps the path relative to ``base``.
+        Paths read from a list (stdin). Folders in it are ignored (``find`` prints them), other files
+        are taken as in folders, and each output keeps the path relative to ``base``.
     base : Path
         What listed paths are relative to; a listed file outside it is refused.
     recursive : bool
@@ -235,13 +236,22 @@ def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> 
 
 
 def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
-    """The files found in folders or lists that are images: the skip rules of both, in one place."""
+    """The files found in folders or lists that are images: the skip rules of both, in one place.
+
+    A file named as an image (``.jpg``, ``.png``, ...) that is not one (empty, text) is refused, so
+    that a failed copy is heard of; other files (sidecars, ``.DS_Store``) are skipped.
+    """
+    extensions = image_extensions()
     for source in candidates:
         path = source.path
         if path.name.startswith(TEMP_PREFIX):
             plan.skipped.append(Problem(path, f"{path}: temporary file of an interrupted nnfilter run"))
-        elif not_an_image(path) is None:
+        elif path.name.startswith("._"):
+            plan.skipped.append(Problem(path, f"{path}: macOS metadata file (AppleDouble)"))
+        elif (reason := not_an_image(path)) is None:
             yield source
+        elif path.suffix.lower() in extensions:
+            plan.failed.append(Problem(path, f"{path}: {reason}"))
         else:
             plan.skipped.append(Problem(path, f"{path}: not an image file"))
 

@@ -366,3 +366,57 @@ def test_report_summary_and_return_code():
     report.interrupted = True
     assert report.summary() == "interrupted: 1 done, 1 skipped, 1 failed, 7 not processed"
     assert report.return_code == 130
+
+
+# --- honest folder runs (issue 16) ---------------------------------------------------------------------
+
+
+def make_messy_folder(root: Path) -> Path:
+    """A photo folder as copied from a card: one photo, a failed copy, text named .png, sidecars,
+    and the output folder of an earlier run inside it."""
+    photos = root / "photos"
+    write_image(photos / "IMG_0001.png", 1)
+    (photos / "IMG_0042.jpg").write_bytes(b"")
+    (photos / "notes.png").write_text("not a photo\n")
+    (photos / "IMG_0001.xmp").write_text("<x:xmpmeta/>\n")
+    (photos / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (photos / "._IMG_0001.png").write_bytes(b"\0\5\26\7")  # macOS AppleDouble
+    write_image(photos / "out" / "IMG_0001.png", 2)
+    return photos
+
+
+def test_files_named_as_images_that_are_not_fail_and_sidecars_are_skipped(model_file, tmp_path):
+    photos = make_messy_folder(tmp_path)
+    out = photos / "out"
+    result, info = invoke("apply", "-m", model_file, "-r", photos, "-o", out, "--force", "-v", "-j", 1)
+    assert result.exit_code == 1, info
+    lines = result.stderr.splitlines()
+    assert f"error: {photos / 'IMG_0042.jpg'}: empty file (0 bytes)" in lines, info
+    assert f"error: {photos / 'notes.png'}: not an image (no format Pillow reads)" in lines, info
+    for name in ("IMG_0001.xmp", ".DS_Store"):
+        assert f"skipped: {photos / name}: not an image file" in lines, info
+    assert f"skipped: {photos / '._IMG_0001.png'}: macOS metadata file (AppleDouble)" in lines, info
+    assert lines[-1] == "1 done, 3 skipped, 2 failed", info
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.png"]  # out/ itself was not an input
+
+    quiet = subprocess.run(
+        [NNFILTER, "apply", "-m", model_file, photos, "-o", out, "--force"],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert quiet.returncode == 1, quiet.stderr
+    assert quiet.stderr.splitlines() == [
+        f"error: {photos / 'IMG_0042.jpg'}: empty file (0 bytes)",
+        f"error: {photos / 'notes.png'}: not an image (no format Pillow reads)",
+        "note: 1 subfolder(s) not entered (use --recursive)",
+        "1 done, 3 skipped, 2 failed",
+    ]
+
+
+def test_plan_refuses_what_is_named_as_an_image_but_is_not(tmp_path):
+    photos = make_messy_folder(tmp_path)
+    plan = plan_batch([], photos / "out", listed=sorted(photos.iterdir()), base=photos, existing="overwrite")
+    assert [j.src.name for j in plan.jobs] == ["IMG_0001.png"]
+    assert [p.path.name for p in plan.failed] == ["IMG_0042.jpg", "notes.png"]
+    assert sorted(p.path.name for p in plan.skipped) == [".DS_Store", "._IMG_0001.png", "IMG_0001.xmp"]
