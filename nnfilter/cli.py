@@ -171,12 +171,6 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
                 bar.set_postfix(loss=f"{report.train_error:.2e}", val=f"{report.validation_error:.2e}")
                 bar.update()
 
-        def on_note(message: str) -> None:
-            if bar is None:
-                click.echo(message, err=True)
-            else:
-                bar.write(message, file=sys.stderr)
-
         def on_saved(trained: Trained) -> None:
             if bar is not None:  # the bar ends before the lines that follow it
                 bar.close()
@@ -206,7 +200,7 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
                 on_epoch=on_epoch,
                 on_saved=on_saved,
                 align_pairs=align_pairs,
-                on_note=on_note,
+                on_note=lambda message: _say(bar, message),
             )
         except NnfilterError as exc:
             raise _fail(exc) from None
@@ -347,6 +341,14 @@ def _progress_bar(quiet: bool = False, **options):
     return tqdm(file=sys.stderr, **options)
 
 
+def _say(bar, message: str) -> None:
+    """A line on stderr, above the progress bar ``bar`` if there is one."""
+    if bar is None:
+        click.echo(message, err=True)
+    else:
+        bar.write(message, file=sys.stderr)
+
+
 def _read_path_list(stream, null: bool) -> list[Path]:
     """Paths from a binary stream, NUL- or newline-separated; empty entries are dropped."""
     data = stream.read()
@@ -356,19 +358,13 @@ def _read_path_list(stream, null: bool) -> list[Path]:
 def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None) -> None:
     """Filter the plan's jobs into ``report``, with a progress bar and a line per failure on stderr."""
 
-    def say(message: str) -> None:
-        if bar is None:
-            click.echo(message, err=True)
-        else:
-            bar.write(message, file=sys.stderr)
-
     def record(outcome: Outcome) -> None:
         if outcome.error is not None:
-            say(f"error: {outcome.error}{_hint(outcome.cause)}")
+            _say(bar, f"error: {outcome.error}{_hint(outcome.cause)}")
         if outcome.warning is not None:
-            say(f"warning: {outcome.warning}")
+            _say(bar, f"warning: {outcome.warning}")
         if outcome.error is None and verbose:
-            say(f"wrote {outcome.job.dst}")
+            _say(bar, f"wrote {outcome.job.dst}")
         if bar is not None:
             bar.update()
             elapsed = bar.format_dict["elapsed"]
@@ -377,9 +373,9 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None)
 
     def on_interrupt(abandonable: bool) -> None:
         if abandonable:
-            say("interrupted: finishing the file being written (Ctrl-C again to abandon it)")
+            _say(bar, "interrupted: finishing the file being written (Ctrl-C again to abandon it)")
         else:
-            say("interrupted: finishing the files being written")
+            _say(bar, "interrupted: finishing the files being written")
 
     with _progress_bar(quiet, total=len(plan.jobs), unit="file", dynamic_ncols=True) as bar:
         run_batch(look, plan.jobs, settings, report, jobs, record, on_interrupt, reading)
