@@ -298,7 +298,7 @@ def line_up(
             except PairMismatchError as exc:
                 raise PairMismatchError(f"{exc}; if AFTER was cropped or rotated, use --align") from None
             score = _identity_match(before, after)
-            if score < align.MIN_MATCH:
+            if score is not None and score < align.MIN_MATCH:
                 note(
                     f"warning: {pair.before_path} and {pair.after_path} do not line up (match {score:.2f}, "
                     f"{align.MIN_MATCH} expected): if AFTER was shifted, cropped or rotated, use --align"
@@ -332,10 +332,13 @@ def _luminance(image: Image.Image) -> np.ndarray:
     return align.luminance(np.asarray(image.convert("RGB")))
 
 
-def _identity_match(before: Image.Image, after: Image.Image) -> float:
-    """``align.match`` of a same-size pair as it is, on both images reduced to the work size."""
+def _identity_match(before: Image.Image, after: Image.Image) -> float | None:
+    """``align.match`` of a same-size pair as it is, on both images reduced to the work size; None
+    for a pair too small or too flat to tell (a 1×1 image, one colour): they get no warning."""
     factor = max(1, -(-max(before.size) // align.WORK_SIDE))
     small = [np.asarray(im.convert("L").reduce(factor), np.float32) for im in (before, after)]
+    if min(small[0].shape) < 16 or min(float(lum.std()) for lum in small) < 1:
+        return None
     return align.match(small[0], small[1], align.Similarity())
 
 
