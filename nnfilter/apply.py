@@ -24,9 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageFilter
-from threadpoolctl import threadpool_limits
 
-from .model import MLP, predict
+from .model import MLP, one_blas_thread, predict
 from .strength import blend
 
 CHUNK_PIXELS = 65536
@@ -43,7 +42,7 @@ def apply_to_pixels(
     is how a look learned from opaque pairs is applied. ``strength`` blends the look with the
     original colours (``strength.blend``).
     """
-    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
+    with one_blas_thread():
         return _network_on_pixels(model, rgba, keep_alpha, chunk, strength)
 
 
@@ -69,7 +68,7 @@ def opaque_colour_fn(model: MLP, strength: float = 1.0) -> Callable[[np.ndarray]
 
     def colour_fn(rgb: np.ndarray) -> np.ndarray:
         x = np.concatenate([rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             return blend(x, predict(model, x), strength)[:, :3]
 
     return colour_fn
@@ -98,7 +97,7 @@ class ColourTable:
 
     def apply(self, image: Image.Image, threads: int) -> Image.Image:
         """Filter an RGB or RGBA image in place, in strips, ``threads`` at a time."""
-        with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow products this small
+        with one_blas_thread():
             return _filter_strips(image, self.map_strip, threads)
 
     def map_strip(self, strip: Image.Image) -> Image.Image:
@@ -210,7 +209,7 @@ def _apply_exact(
         out = _network_on_pixels(model, rgba, keep_alpha, CHUNK_PIXELS, strength)
         return Image.fromarray(out if strip.mode == "RGBA" else out[..., :3])
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         filtered = _filter_strips(filtered, exact_strip, threads)
     if filtered.mode != image.mode and filtered.getchannel("A").getextrema() == (255, 255):
         return filtered.convert("RGB")

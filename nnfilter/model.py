@@ -13,12 +13,42 @@ curves, but a look that mixes channels then misses by ~8 levels on new images.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 
 N_CHANNELS = 4
 LOGIT_EPS = 1.0 / 1024.0
+
+_blas_controller = None
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """A context in which BLAS runs on one thread: its threads only slow products as small as a
+    network this size makes (training's batches of 64, applying's chunks). The one way nnfilter
+    limits BLAS; the library scan threadpoolctl makes is done once per process, not per call."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+def split_views(vector: np.ndarray, shapes: Iterable[tuple[int, ...]]) -> list[np.ndarray]:
+    """Views of consecutive blocks of a flat ``vector``, one per shape, in order.
+
+    >>> [v.tolist() for v in split_views(np.arange(5), [(2,), (1, 3)])]
+    [[0, 1], [[2, 3, 4]]]
+    """
+    views, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(vector[start : start + size].reshape(shape))
+        start += size
+    return views
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -93,10 +123,7 @@ class MLP:
         few per array, which is most of the time of a step on a network this small.
         """
         flat = np.concatenate([p.ravel() for p in self.parameters()]).astype(np.float32)
-        views, start = [], 0
-        for p in self.parameters():
-            views.append(flat[start : start + p.size].reshape(p.shape))
-            start += p.size
+        views = split_views(flat, [p.shape for p in self.parameters()])
         n = len(self.weights)
         self.weights, self.biases = views[0 : 2 * n : 2], views[1 : 2 * n : 2]
         if self.skip is not None:
@@ -112,14 +139,15 @@ class MLP:
         then applies weights, bias (and skip): ``[W; b; S].T @ [a; 1; logit(x)] = W.T a + b + S.T logit(x)``.
         ``vector`` may be the parameters themselves or a gradient laid out alike.
         """
-        layers, start = [], 0
-        for i, w in enumerate(self.weights):
-            rows = w.shape[0] + 1
-            if i == len(self.weights) - 1 and self.skip is not None:
-                rows += self.skip.shape[0]
-            layers.append(vector[start : start + rows * w.shape[1]].reshape(rows, w.shape[1]))
-            start += rows * w.shape[1]
-        return layers
+        last = len(self.weights) - 1
+        skip_rows = 0 if self.skip is None else self.skip.shape[0]
+        return split_views(
+            vector,
+            [
+                (w.shape[0] + 1 + (skip_rows if i == last else 0), w.shape[1])
+                for i, w in enumerate(self.weights)
+            ],
+        )
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)
@@ -232,21 +260,32 @@ def error(out: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> 
     return _weighted_mse(out, y, weights)
 
 
+def _mse_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    # dL/da = 2 (a - y), times sigmoid' = a (1 - a)  ->  2 (a - y) a (1 - a)
+    delta = np.subtract(1, out)
+    delta *= out
+    delta *= residual
+    delta *= 2 * scale
+    return delta
+
+
+def _cross_entropy_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    # dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
+    return residual * scale
+
+
+#: Per loss, dL/dz of the sigmoid output layer (see ``output_delta``); the keys are ``LOSSES``'.
+OUTPUT_DELTAS = {"mse": _mse_delta, "cross-entropy": _cross_entropy_delta}
+
+
 def output_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray, loss: str) -> np.ndarray:
     """dL/dz of the sigmoid output layer, from its output ``a`` (4, n), the ``residual`` a - y and
     each sample's share of the loss, ``scale`` (1, n): its weight over 4 times the weights' sum."""
-    # cross-entropy: dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
-    # squared error: dL/da = 2 (a - y), times sigmoid' = a (1 - a)          ->  2 (a - y) a (1 - a)
-    if loss == "mse":
-        delta = np.subtract(1, out)
-        delta *= out
-        delta *= residual
-        delta *= 2 * scale
-    elif loss == "cross-entropy":
-        delta = residual * scale
-    else:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return delta
+    try:
+        delta_fn = OUTPUT_DELTAS[loss]
+    except KeyError:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}") from None
+    return delta_fn(out, residual, scale)
 
 
 def backward_pass(
@@ -287,8 +326,4 @@ def backward(
         model.activation,
         model.stacked(grad),
     )
-    grads, start = [], 0
-    for p in model.parameters():
-        grads.append(grad[start : start + p.size].reshape(p.shape))
-        start += p.size
-    return grads
+    return split_views(grad, [p.shape for p in model.parameters()])

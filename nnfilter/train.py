@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .config import TrainConfig
 from .data import ColourSamples, split_validation, with_prior_anchors
@@ -19,6 +18,7 @@ from .model import (
     forward_pass,
     init_mlp,
     layer_inputs,
+    one_blas_thread,
     output_delta,
     predict,
 )
@@ -39,6 +39,10 @@ class SGD:
             v *= self.momentum
             v -= np.multiply(self.lr, g, out=t)  # v = momentum v - lr g
             p += v
+
+    @classmethod
+    def from_config(cls, params: list[np.ndarray], config: TrainConfig) -> SGD:
+        return cls(params, config.learning_rate(), config.momentum)
 
 
 class Adam:
@@ -73,7 +77,12 @@ class Adam:
             np.divide(m, t, out=t)
             p -= np.multiply(step, t, out=t)  # p -= step m / (sqrt(v) + epsilon)
 
+    @classmethod
+    def from_config(cls, params: list[np.ndarray], config: TrainConfig) -> Adam:
+        return cls(params, config.learning_rate())
 
+
+#: The optimizers by name (``config.OPTIMIZER_NAMES``); each is made by ``from_config(params, config)``.
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
@@ -186,7 +195,7 @@ def train(
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
-    with threadpool_limits(limits=1, user_api="blas"):  # its threads only slow small products
+    with one_blas_thread():
         return _train(samples, config, on_epoch)
 
 
@@ -226,7 +235,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
     # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
     layers, layer_grads = model.stacked(params), model.stacked(grad)
     lr = config.learning_rate()
-    optimizer = SGD([params], lr, config.momentum) if config.optimizer == "sgd" else Adam([params], lr)
+    optimizer = OPTIMIZERS[config.optimizer].from_config([params], config)
     n, n_channels = len(train_set), train_set.targets.shape[1]
     total_weight = float(weights.sum())
     start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
