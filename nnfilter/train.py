@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,7 +47,13 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2014): per-parameter step sizes from running gradient moments."""
+    """Adam (Kingma & Ba 2014): per-parameter step sizes from running gradient moments.
+
+    The moments are kept divided by (1 - beta): m' = m / (1 - beta1), v' = v / (1 - beta2), which
+    makes them ``m' = beta1 m' + g``, ``v' = beta2 v' + g²``, and the step
+    ``p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) m / (sqrt(v) + epsilon)`` the same step with its
+    constants folded: two numpy calls fewer per step, in a step of ~40.
+    """
 
     def __init__(
         self,
@@ -58,24 +65,27 @@ class Adam:
     ):
         self.lr, self.beta1, self.beta2, self.epsilon = lr, beta1, beta2, epsilon
         self.t = 0
-        self.ms = [np.zeros_like(p) for p in params]
-        self.vs = [np.zeros_like(p) for p in params]
+        self.ms = [np.zeros_like(p) for p in params]  # m / (1 - beta1)
+        self.vs = [np.zeros_like(p) for p in params]  # v / (1 - beta2)
         self._scratch = [np.empty_like(p) for p in params]  # so that a step allocates nothing
 
     def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Move every parameter in place one Adam step."""
         self.t += 1
-        step = self.lr * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
+        beta1, beta2 = self.beta1, self.beta2
+        root = math.sqrt(1 - beta2)
+        step = self.lr * math.sqrt(1 - beta2**self.t) / (1 - beta1**self.t) * (1 - beta1) / root
+        epsilon = self.epsilon / root
         for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch, strict=True):
-            m *= self.beta1
-            m += np.multiply(1 - self.beta1, g, out=t)  # m = beta1 m + (1 - beta1) g
-            v *= self.beta2
-            np.multiply(g, g, out=t)
-            v += np.multiply(1 - self.beta2, t, out=t)  # v = beta2 v + (1 - beta2) g²
+            m *= beta1
+            m += g
+            v *= beta2
+            v += np.square(g, out=t)
             np.sqrt(v, out=t)
-            t += self.epsilon
+            t += epsilon
             np.divide(m, t, out=t)
-            p -= np.multiply(step, t, out=t)  # p -= step m / (sqrt(v) + epsilon)
+            t *= step
+            p -= t
 
     @classmethod
     def from_config(cls, params: list[np.ndarray], config: TrainConfig) -> Adam:
@@ -235,6 +245,8 @@ def _train(samples, config, on_epoch) -> TrainResult:
     # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
     layers, layer_grads = model.stacked(params), model.stacked(grad)
     lr = config.learning_rate()
+    halved = np.empty_like(params)  # see forward_pass
+    halved_layers = model.stacked(halved)
     optimizer = OPTIMIZERS[config.optimizer].from_config([params], config)
     n, n_channels = len(train_set), train_set.targets.shape[1]
     total_weight = float(weights.sum())
@@ -275,7 +287,8 @@ def _train(samples, config, on_epoch) -> TrainResult:
             # Each sample's share of its batch's loss: its weight over 4 times the batch's weight sum.
             scales.fill((ws / np.repeat(np.add.reduceat(ws, starts) * n_channels, batch_sizes))[:, None])
             for batch_inputs, y, residual, s in batches:
-                out = forward_pass(layers, batch_inputs, activation)
+                np.multiply(params, 0.5, out=halved)
+                out = forward_pass(layers, batch_inputs, activation, halved_layers)
                 np.subtract(out, y, out=residual)
                 delta = output_delta(out, residual, s, loss)
                 backward_pass(layers, batch_inputs, delta, activation, layer_grads)
