@@ -1,7 +1,9 @@
 """The floor for `nnfilter apply`: a Python process that only reads and writes images with Pillow.
 
-    python benchmarks/pillow_rw.py IN.jpg OUT.jpg          one file
-    python benchmarks/pillow_rw.py --dir IN_DIR OUT_DIR    every file of a folder, in one process
+    python benchmarks/pillow_rw.py IN.jpg OUT.jpg                          one file
+    python benchmarks/pillow_rw.py --dir IN_DIR OUT_DIR                    every file of a folder, in one process
+    python benchmarks/pillow_rw.py --dir IN_DIR OUT_DIR --processes N      the same files split over N processes
+                                                                           (file k to process k mod N), at once
 
 Writes JPEG as nnfilter does by default (nnfilter/images.py ``save_image``): quality 95, and at
 quality >= 90 full chroma resolution (subsampling 0, 4:4:4). No EXIF/ICC copying, no temporary
@@ -11,6 +13,7 @@ Imports only Pillow (not numpy, not nnfilter), so its start-up is the plain inte
 """
 
 import os
+import subprocess
 import sys
 
 from PIL import Image
@@ -24,12 +27,27 @@ def read_write(src: str, dst: str) -> None:
         image.save(dst, quality=QUALITY, subsampling=SUBSAMPLING)
 
 
+def read_write_folder(src_dir: str, dst_dir: str, part: int = 0, parts: int = 1) -> None:
+    os.makedirs(dst_dir, exist_ok=True)
+    for name in sorted(os.listdir(src_dir))[part::parts]:
+        read_write(os.path.join(src_dir, name), os.path.join(dst_dir, name))
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) == 3 and argv[0] == "--dir":
-        src_dir, dst_dir = argv[1], argv[2]
-        os.makedirs(dst_dir, exist_ok=True)
-        for name in sorted(os.listdir(src_dir)):
-            read_write(os.path.join(src_dir, name), os.path.join(dst_dir, name))
+    if len(argv) == 5 and argv[0] == "--dir" and argv[3] == "--processes":
+        n = int(argv[4])
+        os.makedirs(argv[2], exist_ok=True)
+        children = [
+            subprocess.Popen([sys.executable, __file__, "--dir", argv[1], argv[2], "--part", f"{k}/{n}"])
+            for k in range(n)
+        ]
+        if any(child.wait() for child in children):
+            sys.exit(1)
+    elif len(argv) == 5 and argv[0] == "--dir" and argv[3] == "--part":
+        part, parts = (int(x) for x in argv[4].split("/"))
+        read_write_folder(argv[1], argv[2], part, parts)
+    elif len(argv) == 3 and argv[0] == "--dir":
+        read_write_folder(argv[1], argv[2])
     elif len(argv) == 2:
         read_write(argv[0], argv[1])
     else:
