@@ -29,7 +29,12 @@ from .model import MLP, one_blas_thread, predict
 from .strength import blend
 
 CHUNK_PIXELS = 65536
-STRIP_PIXELS = 1 << 18
+# The table evaluates new colours in chunks this small, so that the forward pass's buffers (47
+# floats a colour) stay in a core's L2 cache: measured 21 ms for 480k colours, 23 ms in chunks of
+# 65536, the same outputs. Strips of 2^17 pixels keep a 100 MP photo's peak ~4 MB under 2^18's
+# at the same speed (2^16: 8 MB under, but 30% slower on one core).
+TABLE_CHUNK = 4096
+STRIP_PIXELS = 1 << 17
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
 
 
@@ -135,15 +140,15 @@ class ColourTable:
     def _network(self, colours: np.ndarray) -> np.ndarray:
         """The network's packed outputs for packed colours 0xBBGGRR seen as opaque, in chunks."""
         packed = np.empty_like(colours)
-        for start in range(0, len(colours), CHUNK_PIXELS):
-            chunk = colours[start : start + CHUNK_PIXELS]
+        for start in range(0, len(colours), TABLE_CHUNK):
+            chunk = colours[start : start + TABLE_CHUNK]
             x = np.empty((len(chunk), 4), np.float32)
             for channel in range(3):
                 x[:, channel] = (chunk >> (8 * channel)) & 255
             x[:, 3] = 255
             x /= 255
             y = np.rint(blend(x, predict(self.model, x), self.strength) * 255).astype(PACKED)
-            packed[start : start + CHUNK_PIXELS] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
+            packed[start : start + TABLE_CHUNK] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
         return packed
 
 
