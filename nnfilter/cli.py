@@ -227,6 +227,7 @@ def apply(
     format_,
     jobs,
     quality,
+    depth,
     force,
     skip_existing,
     dry_run,
@@ -294,7 +295,7 @@ def apply(
     # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each).
     reading = None
     if len(plan.jobs) == 1 and jobs > 1 and not dry_run:
-        reading = ImageReading(plan.jobs[0].src, max_pixels)
+        reading = ImageReading(plan.jobs[0].src, max_pixels, deep=True)
     try:
         look = (_load_lut(lut) if lut is not None else _load_look(model)).with_strength(strength)
     except NnfilterError as exc:
@@ -323,6 +324,7 @@ def apply(
         max_pixels=max_pixels,
         make_folders=not plan.single_file,
         warn_coverage=warn_coverage,
+        depth=None if depth is None else int(depth),
     )
     _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading)
     if not plan.single_file and (report.return_code != 0 or not quiet):

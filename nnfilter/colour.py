@@ -50,12 +50,12 @@ _SRGB_U8_TO_LINEAR = _srgb_decode(np.arange(256) / 255.0)
 
 
 def _check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
-    """Return `rgb` as an array after checking it is (..., 3) uint8 or float in [0, 1]."""
+    """Return `rgb` as an array after checking it is (..., 3) uint8, uint16 or float in [0, 1]."""
     rgb = np.asarray(rgb)
     if rgb.ndim == 0 or rgb.shape[-1] != 3:
         msg = f"{name} must have shape (..., 3), got {rgb.shape}"
         raise ValueError(msg)
-    if rgb.dtype == np.uint8:
+    if rgb.dtype in (np.uint8, np.uint16):
         return rgb
     if not np.issubdtype(rgb.dtype, np.floating):
         msg = f"{name} must be uint8 or float in [0, 1], got dtype {rgb.dtype}"
@@ -69,11 +69,12 @@ def _check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return two uint8 (..., 3) arrays of the same shape, or raise ValueError naming what is wrong."""
+    """Return two uint8 (or two uint16) (..., 3) arrays of the same shape, or raise ValueError naming
+    what is wrong."""
     a, b = np.asarray(a), np.asarray(b)
     for name, arr in (("first image", a), ("second image", b)):
-        if arr.dtype != np.uint8:
-            msg = f"{name} must be uint8, got dtype {arr.dtype}"
+        if arr.dtype not in (np.uint8, np.uint16) or arr.dtype != a.dtype:
+            msg = f"{name} must be uint8 (or both uint16), got dtype {arr.dtype}"
             raise ValueError(msg)
         if arr.ndim == 0 or arr.shape[-1] != 3:
             msg = f"{name} must have shape (..., 3), got {arr.shape}"
@@ -93,7 +94,7 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     rgb : ndarray of shape (..., 3)
-        uint8 code values, or floats in [0, 1].
+        uint8 or uint16 code values, or floats in [0, 1].
 
     Returns
     -------
@@ -108,6 +109,8 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     rgb = _check_rgb(rgb, "rgb")
     if rgb.dtype == np.uint8:
         linear = _SRGB_U8_TO_LINEAR[rgb]
+    elif rgb.dtype == np.uint16:
+        linear = _srgb_decode(rgb / 65535.0)
     else:
         linear = _srgb_decode(rgb.astype(np.float64))
     xyz_n = linear @ (SRGB_TO_XYZ / D65_WHITE[:, None]).T  # XYZ already divided by the white point
@@ -213,11 +216,11 @@ def _sum_sq_diff(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.einsum("i,i->", d.ravel(), d.ravel(), dtype=np.int64))
 
 
-def _psnr_from_sse(sse: int, n_values: int) -> float:
-    """PSNR in dB for 8-bit data, from the summed squared error over `n_values` values."""
+def _psnr_from_sse(sse: int, n_values: int, peak: int = 255) -> float:
+    """PSNR in dB for data of that ``peak`` (255, 65535), from the summed squared error over `n_values` values."""
     if sse == 0:
         return float("inf")
-    return float(10.0 * np.log10(255.0**2 * n_values / sse))
+    return float(10.0 * np.log10(float(peak) ** 2 * n_values / sse))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -261,7 +264,7 @@ def colour_stats(
 
     Parameters
     ----------
-    rgb_pred, rgb_true : ndarray of shape (..., 3), uint8
+    rgb_pred, rgb_true : ndarray of shape (..., 3), both uint8 or both uint16
         Same shape, at least one pixel.
     chunk_pixels : int
         Pixels per chunk, > 0.
@@ -294,7 +297,7 @@ def colour_stats(
         sse += _sum_sq_diff(p, t)
     p95, p99 = np.percentile(de, [95.0, 99.0])
     return {
-        "psnr": _psnr_from_sse(sse, pred.size),
+        "psnr": _psnr_from_sse(sse, pred.size, np.iinfo(pred.dtype).max),
         "de00_mean": de_sum / n,
         "de00_p95": float(p95),
         "de00_p99": float(p99),

@@ -51,14 +51,15 @@ def check_pair(
 
 
 def cell_keys(rgba: np.ndarray, bits: int) -> np.ndarray:
-    """Each pixel's cell index in a ``2**bits``-per-channel RGB(A) grid, shape (n,).
+    """Each pixel's cell index in a ``2**bits``-per-channel RGB(A) grid, shape (n,), for uint8 or
+    uint16 pixels.
 
     The indices are ``np.intp``, the type ``np.bincount`` counts with (any other it converts, each call).
 
     >>> cell_keys(np.array([[255, 0, 0, 255]], dtype=np.uint8), 1).tolist()
     [9]
     """
-    q = rgba >> np.uint8(8 - bits)
+    q = rgba >> rgba.dtype.type(8 * rgba.dtype.itemsize - bits)
     narrow = np.uint16 if bits * rgba.shape[1] <= 16 else np.uint32  # less memory to go through
     keys = q[:, 0].astype(narrow)
     for c in range(1, rgba.shape[1]):
@@ -73,12 +74,14 @@ def pair_samples(source: np.ndarray, target: np.ndarray, bits: int = DEFAULT_CEL
     Parameters
     ----------
     source, target : uint8 arrays of shape (n_pixels, 4), the same pixels before and after,
-        or (n_pixels, 3) for opaque pixels (alpha 255), which saves work on large photos.
+        or (n_pixels, 3) for opaque pixels (alpha 255), which saves work on large photos; or
+        both uint16 (alpha 65535), whose means then keep their 16 bits.
     bits : cell size, ``2**bits`` cells per channel (1 to 6).
     """
     if not 1 <= bits <= 6:
         raise ValueError(f"cell bits must be 1 to 6, got {bits}")
     channels = source.shape[1]
+    full = np.iinfo(source.dtype).max
     keys = cell_keys(source, bits)
     n_cells = 1 << (channels * bits)
     counts = np.bincount(keys, minlength=n_cells)
@@ -89,7 +92,7 @@ def pair_samples(source: np.ndarray, target: np.ndarray, bits: int = DEFAULT_CEL
     def channel_means(job: tuple[np.ndarray, np.ndarray, int]) -> None:
         pixels, out, c = job
         sums = np.bincount(keys, weights=pixels[:, c], minlength=n_cells)
-        out[:, c] = sums[occupied] / (255 * counts[occupied])
+        out[:, c] = sums[occupied] / (full * counts[occupied])
 
     from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
 

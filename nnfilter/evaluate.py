@@ -9,6 +9,7 @@ from PIL import Image
 
 from .colour import colour_stats
 from .data import check_pair
+from .deep import DeepImage, to_16bit
 from .look import Look
 
 
@@ -29,18 +30,34 @@ class PairScore:
         return cls(name, stats["psnr"], stats["de00_mean"], stats["de00_p95"], stats["de00_p99"], unseen)
 
 
-def _rgb(image: Image.Image) -> np.ndarray:
+def _rgb(image: Image.Image | DeepImage) -> np.ndarray:
+    """RGB pixels (n, 3): uint8, or uint16 for a 16-bit image."""
+    if isinstance(image, DeepImage):
+        return image.pixels[..., :3].reshape(-1, 3)
     return np.asarray(image.convert("RGB")).reshape(-1, 3)
 
 
-def evaluate(look: Look, pairs: list[tuple[str, Image.Image, Image.Image]]) -> list[PairScore]:
-    """Score ``look`` on (name, before, after) pairs; the last score is "overall", over all pixels."""
+def _same_depth(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two pixel arrays at one depth: 16 bits if either is (the 8-bit one widened exactly)."""
+    if a.dtype == b.dtype:
+        return a, b
+    return (to_16bit(a) if a.dtype == np.uint8 else a), (to_16bit(b) if b.dtype == np.uint8 else b)
+
+
+def evaluate(
+    look: Look, pairs: list[tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]]
+) -> list[PairScore]:
+    """Score ``look`` on (name, before, after) pairs; the last score is "overall", over all pixels.
+
+    A pair with a 16-bit image is scored at 16 bits (an 8-bit BEFORE is then filtered at 16 bits).
+    """
     scores, predictions, truths = [], [], []
     for name, before, after in pairs:
         check_pair(before.size, after.size, (name, "its after"))
         unseen = look.unseen_share(before)
-        predicted = _rgb(look.apply(before.copy()))
-        truth = _rgb(after)
+        if isinstance(after, DeepImage) and not isinstance(before, DeepImage):
+            before = DeepImage.from_pillow(before.convert("RGBA" if before.mode == "RGBA" else "RGB"))
+        predicted, truth = _same_depth(_rgb(look.apply(before.copy())), _rgb(after))
         scores.append(PairScore.from_pixels(name, predicted, truth, unseen))
         predictions.append(predicted)
         truths.append(truth)
@@ -50,6 +67,9 @@ def evaluate(look: Look, pairs: list[tuple[str, Image.Image, Image.Image]]) -> l
         unseen = None
         if None not in unseen_values:
             unseen = sum(u * len(p) for u, p in zip(unseen_values, predictions, strict=True)) / pixels
+        if len({p.dtype for p in predictions + truths}) > 1:
+            predictions = [p if p.dtype == np.uint16 else to_16bit(p) for p in predictions]
+            truths = [t if t.dtype == np.uint16 else to_16bit(t) for t in truths]
         overall = PairScore.from_pixels(
             "overall", np.concatenate(predictions), np.concatenate(truths), unseen
         )

@@ -24,6 +24,8 @@ from .files import atomic_write, check_regular_file, describe
 if TYPE_CHECKING:
     import numpy as np
 
+    from .deep import DeepImage
+
 #: Default pixel limit: 200-megapixel medium-format files pass with room to spare.
 DEFAULT_MAX_PIXELS = 400_000_000
 
@@ -110,8 +112,11 @@ _TIFF_LAYOUT_TAGS = frozenset(
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Open an image file as a fully loaded, upright RGB or RGBA Pillow image.
+def open_image(
+    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS, deep: bool = False
+) -> Image.Image | DeepImage:
+    """Open an image file as a fully loaded, upright RGB or RGBA Pillow image (with ``deep``, a
+    16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``).
 
     Takes the first frame of an animated or multi-page file, applies the EXIF orientation, and converts
     the mode with ``normalize_mode`` (alpha kept when the file has any). The pixel count is checked
@@ -123,6 +128,8 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
         The image file.
     max_pixels : int or None
         Refuse images with more than this many pixels (width * height); None for no limit.
+    deep : bool
+        Read 16-bit RGB(A) TIFF and PNG files at full precision; else their top 8 bits are read.
 
     Returns
     -------
@@ -137,7 +144,7 @@ def open_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    return ImageReading(path, max_pixels, background=False).result()
+    return ImageReading(path, max_pixels, background=False, deep=deep).result()
 
 
 class ImageReading:
@@ -155,18 +162,21 @@ class ImageReading:
         path: str | os.PathLike[str],
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         background: bool = True,
+        deep: bool = False,
     ) -> None:
         if max_pixels is not None and max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
         self.name = os.fsdecode(path)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._pixels: np.ndarray | None = None  # a 16-bit file's, decoded by images16
         with _quiet_pillow():
             try:
                 self._fp, self._image = _open_checked(path, self.name, max_pixels)
             except ImageError as exc:
                 self._error = exc
                 return
+            self._deep = deep and _is_deep(self._image)
             if not background:
                 self._decode()
                 return
@@ -176,12 +186,17 @@ class ImageReading:
     def _decode(self) -> None:
         try:
             with _read_errors(self.name):
-                self._image.load()
+                if self._deep:
+                    from .images16 import read_pixels
+
+                    self._pixels = read_pixels(self._fp, self._image)
+                else:
+                    self._image.load()
         except BaseException as exc:  # raised by result(), in the caller's thread
             self._error = exc
             self._fp.close()
 
-    def result(self) -> Image.Image:
+    def result(self) -> Image.Image | DeepImage:
         """The image, upright, RGB or RGBA, once decoded (see ``open_image``); call it once.
 
         Raises
@@ -195,6 +210,10 @@ class ImageReading:
         if self._error is not None:
             raise self._error
         with self._fp, _quiet_pillow():  # some formats read metadata (EXIF) from the file still
+            if self._pixels is not None:
+                from .images16 import upright
+
+                return upright(self._pixels, self._image, self.name)
             return _upright_rgb(self._image, self.name)
 
 
@@ -238,6 +257,9 @@ def _open_checked(
         with _read_errors(name):
             try:
                 image = _open_header(fp, name, max_pixels)
+            except UnidentifiedImageError:
+                _refuse_unsupported_tiff(fp, name)
+                raise
             except Image.DecompressionBombError:
                 with _PILLOW_LIMIT_LOCK:
                     saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -250,6 +272,27 @@ def _open_checked(
         fp.close()
         raise
     return fp, image
+
+
+def _is_deep(image: Image.Image) -> bool:
+    """Whether the header says 16-bit RGB(A) TIFF or PNG (``images16`` is imported only then)."""
+    if image.format not in ("TIFF", "PNG") or image.mode not in ("RGB", "RGBA"):
+        return False
+    from .images16 import is_deep
+
+    return is_deep(image)
+
+
+def _refuse_unsupported_tiff(fp: IO[bytes], name: str) -> None:
+    """Say why, when a file Pillow cannot identify is a TIFF of a kind nnfilter does not read."""
+    fp.seek(0)
+    if fp.read(4) not in (b"II*\x00", b"MM\x00*"):
+        return
+    from .images16 import tiff_problem
+
+    problem = tiff_problem(fp)
+    if problem is not None:
+        raise ImageError(f"{name}: {problem}")
 
 
 def _upright_rgb(image: Image.Image, name: str) -> Image.Image:
@@ -464,6 +507,17 @@ def save_image(
             raise OutputError(f"{name}: cannot save as {fmt} ({describe(exc)})") from None
 
     atomic_write(path, write, overwrite=overwrite)
+
+
+def output_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The format ``save_image`` writes to ``path``: "JPEG", "PNG", "TIFF" or "WEBP".
+
+    Raises
+    ------
+    OutputError
+        As ``save_image``, for an unknown extension or format.
+    """
+    return _output_format(os.fsdecode(path), format)
 
 
 def _output_format(name: str, format: str | None) -> str:

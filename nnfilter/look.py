@@ -9,6 +9,7 @@ look = Look.load("look.npz")
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from PIL import Image
 from . import __version__, align, coverage, lut
 from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels, opaque_colour_fn
 from .data import check_pair, pair_samples
+from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError, PairMismatchError
 from .images import DEFAULT_MAX_PIXELS, open_image, to_rgba_array
 from .model import MLP
@@ -27,7 +29,7 @@ from .modelfile import load_model, save_model
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
-ImageLike = Image.Image | np.ndarray
+ImageLike = Image.Image | DeepImage | np.ndarray
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Look:
         if covered is None:
             return None
         pixels = _pixels(image)
+        if pixels.dtype == np.uint16:
+            pixels = (pixels >> 8).astype(np.uint8)
         return float(coverage.unseen_mask(covered, pixels.reshape(-1, pixels.shape[-1])).mean())
 
     @property
@@ -70,12 +74,15 @@ class Look:
         return opaque_colour_fn(self.model, self.strength)(rgb)
 
     def apply(self, image: ImageLike, method: str = "auto", threads: int | None = None) -> ImageLike:
-        """Filter a Pillow image (RGB/RGBA; other modes are converted) or a uint8 array.
+        """Filter a Pillow image (RGB/RGBA; other modes are converted), a ``DeepImage`` (at 16 bits,
+        by the network on every pixel) or a uint8 array.
 
         An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
-        A Pillow image is filtered in place when it is RGB or RGBA.
+        A Pillow image is filtered in place when it is RGB or RGBA, a ``DeepImage`` always.
         """
         keep_alpha = not self.learned_alpha
+        if isinstance(image, DeepImage):
+            return apply_network(self.model, image, keep_alpha, threads or os.cpu_count() or 1, self.strength)
         if isinstance(image, np.ndarray):
             return _apply_array(self.model, image, keep_alpha, self.strength)
         if image.mode not in ("RGB", "RGBA"):
@@ -121,8 +128,11 @@ class CubeLook:
         identity = lut.grid_points(len(self.table)).reshape(self.table.shape)
         return CubeLook(blend(identity, self.table.astype(np.float32), strength))
 
-    def apply(self, image: Image.Image, threads: int | None = None) -> Image.Image:
-        """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can."""
+    def apply(self, image: Image.Image | DeepImage, threads: int | None = None) -> Image.Image | DeepImage:
+        """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can; a
+        ``DeepImage`` in place, interpolated at 16 bits."""
+        if isinstance(image, DeepImage):
+            return apply_table(self.table, image, threads or os.cpu_count() or 1)
         if image.mode not in ("RGB", "RGBA"):
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
         return apply_lut(image, lut.lut_filter(self.table), threads)
@@ -133,26 +143,33 @@ class CubeLook:
 
 
 def _apply_array(model: MLP, array: np.ndarray, keep_alpha: bool, strength: float) -> np.ndarray:
-    out = apply_to_pixels(model, _rgba(array), keep_alpha, strength=strength)
+    rgba = _rgba(array)
+    if rgba.dtype == np.uint16:
+        out = network_on_pixels(model, rgba.reshape(-1, 4), keep_alpha, strength).reshape(rgba.shape)
+    else:
+        out = apply_to_pixels(model, rgba, keep_alpha, strength=strength)
     return out[..., : array.shape[-1]]
 
 
 def _pixels(image: ImageLike) -> np.ndarray:
-    """A Pillow image or uint8 array as uint8 pixels (..., 3) for RGB or (..., 4) for RGBA."""
+    """A Pillow image or uint8 array as uint8 pixels (..., 3) for RGB or (..., 4) for RGBA; a
+    ``DeepImage`` or uint16 array as uint16 pixels."""
+    if isinstance(image, DeepImage):
+        return image.pixels
     if isinstance(image, Image.Image):
         return np.asarray(image) if image.mode == "RGB" else to_rgba_array(image)
-    if image.dtype != np.uint8 or image.ndim < 2 or image.shape[-1] not in (3, 4):
+    if image.dtype not in (np.uint8, np.uint16) or image.ndim < 2 or image.shape[-1] not in (3, 4):
         raise ValueError(
-            f"expected a uint8 array of shape (..., 3) or (..., 4), got {image.dtype} {image.shape}"
+            f"expected a uint8 or uint16 array of shape (..., 3) or (..., 4), got {image.dtype} {image.shape}"
         )
     return image
 
 
 def _rgba(image: ImageLike) -> np.ndarray:
-    """A Pillow image or uint8 array (..., 3 or 4) as a uint8 RGBA array (..., 4)."""
+    """A Pillow image or array (..., 3 or 4) as an RGBA array (..., 4) of its type (uint8, uint16)."""
     pixels = _pixels(image)
     if pixels.shape[-1] == 3:
-        alpha = np.full(pixels.shape[:-1] + (1,), 255, np.uint8)
+        alpha = np.full(pixels.shape[:-1] + (1,), np.iinfo(pixels.dtype).max, pixels.dtype)
         pixels = np.concatenate([pixels, alpha], axis=-1)
     return pixels
 
@@ -163,9 +180,12 @@ def learn_look(
     on_epoch: Callable[[EpochReport], None] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> tuple[Look, TrainResult]:
-    """Train a look from (before, after) pairs of Pillow images or uint8 arrays of one size each."""
+    """Train a look from (before, after) pairs of Pillow images, ``DeepImage``s or uint8 or uint16
+    arrays of one size each; with any 16-bit one, all are taken at 16 bits."""
     config = config or TrainConfig()
     pixels = [(_pixels(before), _pixels(after)) for before, after in pairs]
+    if any(p.dtype == np.uint16 for pair in pixels for p in pair):
+        pixels = [tuple(p if p.dtype == np.uint16 else to_16bit(p) for p in pair) for pair in pixels]
     for source, target in pixels:
         check_pair(source.shape[1::-1], target.shape[1::-1])
     if any(p.shape[-1] == 4 for pair in pixels for p in pair):
@@ -178,7 +198,8 @@ def learn_look(
         else side[0].reshape(-1, channels)
         for side in zip(*pixels, strict=True)
     )
-    learned_alpha = channels == 4 and bool((source[:, 3] != 255).any() or (target[:, 3] != 255).any())
+    opaque = np.iinfo(source.dtype).max
+    learned_alpha = channels == 4 and bool((source[:, 3] != opaque).any() or (target[:, 3] != opaque).any())
     samples = pair_samples(source, target)
     # Each sample's input is the mean colour of its cell's pixels, so it lies in the same (larger)
     # coverage cell as they do: the cells' colours give the pixels' coverage at a fraction of the cost.
@@ -219,8 +240,8 @@ class OpenedPair:
 
     before_path: Path
     after_path: Path
-    before: Image.Image
-    after: Image.Image
+    before: Image.Image | DeepImage
+    after: Image.Image | DeepImage
     #: How the pair was made to line up (resized, aligned), recorded in the model's metadata.
     geometry: dict[str, Any] = field(default_factory=dict)
 
@@ -235,7 +256,9 @@ def open_pairs(
     opened = []
     for before_path, after_path in pairs:
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
-            before, after = pool.map(lambda p: open_image(p, max_pixels), (before_path, after_path))
+            before, after = pool.map(
+                lambda p: open_image(p, max_pixels, deep=True), (before_path, after_path)
+            )
         if check_sizes:
             check_pair(before.size, after.size, (str(before_path), str(after_path)))
         opened.append(OpenedPair(Path(before_path), Path(after_path), before, after))
@@ -288,6 +311,10 @@ def line_up(
     lined_up = []
     for pair in pairs:
         before, after = pair.before, pair.after
+        if (align_pairs or before.size != after.size) and DeepImage in (type(before), type(after)):
+            note(f"{pair.before_path}, {pair.after_path}: resized or aligned at 8 bits, not 16")
+            pair = replace(pair, before=_eight_bit(before), after=_eight_bit(after))
+            before, after = pair.before, pair.after
         if align_pairs:
             pair = _aligned(pair, note)
         elif before.size != after.size and _same_aspect(before.size, after.size):
@@ -297,7 +324,7 @@ def line_up(
                 check_pair(before.size, after.size, (str(pair.before_path), str(pair.after_path)))
             except PairMismatchError as exc:
                 raise PairMismatchError(f"{exc}; if AFTER was cropped or rotated, use --align") from None
-            score = _identity_match(before, after)
+            score = _identity_match(_eight_bit(before), _eight_bit(after))
             if score is not None and score < align.MIN_MATCH:
                 note(
                     f"warning: {pair.before_path} and {pair.after_path} do not line up (match {score:.2f}, "
@@ -305,6 +332,11 @@ def line_up(
                 )
         lined_up.append(pair)
     return lined_up
+
+
+def _eight_bit(image: Image.Image | DeepImage) -> Image.Image:
+    """A Pillow image, a 16-bit one rounded to 8 bits (what resizing and alignment work on)."""
+    return image.to_pillow() if isinstance(image, DeepImage) else image
 
 
 def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from .errors import NnfilterError
 from .files import make_folder
 from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image, save_image
@@ -31,6 +33,8 @@ class Settings:
     make_folders: bool = True
     #: Warn when more than this share of an image's pixels has colours the training never showed.
     warn_coverage: float | None = None
+    #: Bits per channel to write into TIFF and PNG (None: the input's); JPEG and WebP get 8.
+    depth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,16 @@ def filter_file(
     check_coverage: bool = False,
     threads: int | None = None,
     reading: ImageReading | None = None,
+    depth: int | None = None,
 ) -> tuple[float, float | None]:
     """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
     look knows its coverage), the share of its pixels in colours the training never showed.
 
     EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
     temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
-    if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``).
+    if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``
+    and ``deep=True``). A 16-bit TIFF or PNG is filtered at 16 bits and written with ``depth``
+    bits per channel where ``dst``'s type holds them (see ``deep.output_depth``).
 
     Raises
     ------
@@ -73,10 +80,15 @@ def filter_file(
     OutputError
         ``dst`` cannot be written, or exists and ``overwrite`` is off.
     """
-    image = reading.result() if reading is not None else open_image(src, max_pixels)
+    image = reading.result() if reading is not None else open_image(src, max_pixels, deep=True)
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
+    if depth == 16 or not isinstance(image, Image.Image):  # a DeepImage
+        from .images16 import filter_deep
+
+        filter_deep(look, image, dst, depth, quality=quality, overwrite=overwrite, threads=threads)
+        return megapixels, unseen
     result = look.apply(image, threads=threads)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
     return megapixels, unseen
@@ -100,6 +112,7 @@ def run_job(
             check_coverage=settings.warn_coverage is not None,
             threads=threads,
             reading=reading,
+            depth=settings.depth,
         )
     except NnfilterError as exc:
         return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)

@@ -239,6 +239,12 @@ apply_options = _all(
         help="Cores to use: files filtered in parallel worker processes (one file: its strips in threads).",
     ),
     click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100 (default 95)."),
+    click.option(
+        "--depth",
+        type=click.Choice(["8", "16"]),
+        help="Bits per channel of TIFF and PNG outputs (default: the input's; a 16-bit input is "
+        "filtered at 16 bits either way). JPEG and WebP always get 8.",
+    ),
     click.option("--force", is_flag=True, help="Overwrite existing outputs."),
     click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (to resume a run)."),
     click.option(

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .coverage import unseen_mask
+from .deep import DeepImage
 from .files import make_folder, write_bytes
 from .images import save_image
 from .train import EpochReport
@@ -18,11 +19,16 @@ from .train import EpochReport
 if TYPE_CHECKING:
     from .look import Look
 
-Pair = tuple[str, Image.Image, Image.Image]
-"""A named before/after pair of images."""
+Pair = tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]
+"""A named before/after pair of images (a 16-bit one is pictured at 8 bits)."""
 
 PANEL_WIDTH = 480
 HIGHLIGHT = (255, 0, 255)
+
+
+def _pillow(image: Image.Image | DeepImage) -> Image.Image:
+    """A picture of an image: a 16-bit one rounded to 8 bits."""
+    return image.to_pillow() if isinstance(image, DeepImage) else image
 
 
 def _fit(image: Image.Image, width: int) -> Image.Image:
@@ -109,7 +115,8 @@ def write_eval_report(folder: Path, look: Look, pairs: list[Pair]) -> None:
     covered = look.coverage
     for name, before, after in pairs:
         stem = Path(name).stem
-        learned = look.apply(before.copy())
+        learned = _pillow(look.apply(before.copy()))
+        before, after = _pillow(before), _pillow(after)
         sheet = side_by_side([before, learned, after], ["before", "learned", "after"])
         save_image(sheet, folder / f"{stem}-compare.png", overwrite=True)
         if covered is not None and look.unseen_share(before):
