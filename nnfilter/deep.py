@@ -106,9 +106,9 @@ def network_on_pixels(model: MLP, pixels: np.ndarray, keep_alpha: bool, strength
     """
     x = np.empty((len(pixels), 4), np.float32)
     x[:, : pixels.shape[1]] = pixels
-    x /= FULL
     if keep_alpha or pixels.shape[1] == 3:
-        x[:, 3] = 1
+        x[:, 3] = FULL
+    x /= FULL
     y = blend(x, predict(model, x), strength)
     y *= FULL
     out = np.rint(y, out=y).astype(np.uint16)

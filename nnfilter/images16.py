@@ -62,6 +62,10 @@ def is_deep(image: Image.Image) -> bool:
     read as 8 bits); the pixels need not be decoded yet."""
     if image.format not in ("TIFF", "PNG") or image.mode not in ("RGB", "RGBA") or not image.tile:
         return False
+    if image.format == "TIFF":  # from the tags: Pillow reads planar 16-bit RGB as if 8-bit
+        tags = image.tag_v2
+        bits, formats = tags.get(258, ()), tags.get(339, (1,))
+        return tags.get(262) == 2 and len(bits) in (3, 4) and set(bits) == {16} and set(formats) == {1}
     args = image.tile[0].args
     rawmode = args if isinstance(args, str) else args[0] if args else None
     return isinstance(rawmode, str) and rawmode.endswith((";16", ";16L", ";16B", ";16N"))
@@ -90,9 +94,14 @@ def read_pixels(fp: IO[bytes], image: Image.Image) -> np.ndarray:
         or pixels.shape[2] != channels
     ):
         raise ValueError(f"decoded {pixels.dtype} {pixels.shape}, the header says {image.size} {image.mode}")
-    if image.tile[0].args and "RGBa" in str(image.tile[0].args):  # associated alpha
+    if _associated_alpha(image):
         unpremultiply(pixels)
     return pixels
+
+
+def _associated_alpha(image: Image.Image) -> bool:
+    """Whether the file's alpha is premultiplied (associated), as TIFF allows."""
+    return image.format == "TIFF" and image.tag_v2.get(338, (0,))[:1] == (1,)
 
 
 def _tiff_pixels(fp: IO[bytes], size: tuple[int, int]) -> np.ndarray:
@@ -102,7 +111,10 @@ def _tiff_pixels(fp: IO[bytes], size: tuple[int, int]) -> np.ndarray:
         page = tiff.pages.first
         if (page.imagewidth, page.imagelength) not in (size, size[::-1]) or page.dtype != np.uint16:
             raise ValueError(f"tifffile reads {page.imagewidth}x{page.imagelength} {page.dtype}")
-        return page.asarray()
+        pixels = page.asarray()
+        if page.planarconfig == 2 and pixels.ndim == 3:  # planar: (channel, row, column)
+            pixels = np.ascontiguousarray(np.moveaxis(pixels, 0, -1))
+        return pixels
 
 
 def upright(pixels: np.ndarray, image: Image.Image, name: str) -> DeepImage:
@@ -183,8 +195,6 @@ def tiff_problem(fp: IO[bytes]) -> str | None:
                 reasons.append(f"{bits}-bit floating-point samples")
             elif bits not in (1, 8, 16):
                 reasons.append(f"{bits}-bit samples")
-            if page.planarconfig == 2 and page.samplesperpixel > 1:
-                reasons.append("planar (separate) channels")
             if page.compression not in (1, 5, 8, 32946):
                 reasons.append(f"{page.compression.name} compression at {bits} bits")
     except Exception:
@@ -193,7 +203,7 @@ def tiff_problem(fp: IO[bytes]) -> str | None:
         return None
     return (
         f"unsupported TIFF ({', '.join(reasons)}; nnfilter reads 8- and 16-bit integer RGB or "
-        "RGBA, interleaved, uncompressed, LZW or Deflate)"
+        "RGBA, uncompressed, LZW or Deflate)"
     )
 
 
@@ -266,7 +276,7 @@ def save_deep(
             if fmt == "TIFF":
                 _write_tiff(file, image.pixels, exif, icc_profile, threads)
             else:
-                _write_png(file, image.pixels, exif, icc_profile)
+                file.write(png_bytes(image.pixels, exif, icc_profile))
         except NnfilterError:
             raise
         except Exception as exc:
@@ -279,19 +289,18 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _write_png(file: IO[bytes], pixels: np.ndarray, exif: bytes | None, icc: bytes | None) -> None:
+def png_bytes(pixels: np.ndarray, exif: bytes | None = None, icc: bytes | None = None) -> bytes:
+    """A 16-bit PNG of uint16 pixels (h, w, 3 or 4), with iCCP and eXIf chunks after its IHDR."""
     import imagecodecs
 
-    encoded = imagecodecs.png_encode(pixels, level=DEFLATE_LEVEL)
+    encoded = imagecodecs.png_encode(np.ascontiguousarray(pixels), level=DEFLATE_LEVEL)
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR's length, type, 13 bytes and CRC
     extra = b""
     if icc:
         extra += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc))
     if exif:
         extra += _png_chunk(b"eXIf", exif.removeprefix(_EXIF_PREFIX))
-    file.write(encoded[:ihdr_end])
-    file.write(extra)
-    file.write(encoded[ihdr_end:])
+    return encoded[:ihdr_end] + extra + encoded[ihdr_end:]
 
 
 def _write_tiff(

@@ -135,6 +135,23 @@ def _bomb(tmp_path):
     ), "exceeds the limit"
 
 
+def _tiff16(name, problem, cut=False, dtype=np.uint16, **options):
+    """A 16-bit (or float, 32-bit) TIFF written by tifffile, whole or cut short."""
+
+    def make(tmp_path):
+        import tifffile
+
+        rgb = colour_field(64, 48, seed=4).astype(np.uint16) * 257
+        data = rgb.astype(dtype)
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, data, photometric="rgb", **options)
+        path = tmp_path / f"{name}.tif"
+        path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2] if cut else buffer.getvalue())
+        return path, problem
+
+    return make
+
+
 BAD_IMAGES = {
     "missing": _missing,
     "folder": _folder,
@@ -143,6 +160,12 @@ BAD_IMAGES = {
     "truncated-jpeg": _truncated("JPEG", ".jpg"),
     "truncated-png": _truncated("PNG", ".png"),
     "decompression-bomb": _bomb,
+    "truncated-16-bit-tiff": _tiff16("cut16", "truncated or damaged", cut=True, compression="zlib"),
+    "float-tiff": _tiff16("float", "unsupported TIFF (32-bit floating-point samples", dtype=np.float32),
+    "32-bit-tiff": _tiff16("deep32", "unsupported TIFF (32-bit samples", dtype=np.uint32),
+    "jpeg-in-tiff-16-bit": _tiff16(
+        "jpeg16", "unsupported TIFF (12-bit samples, JPEG compression", compression="jpeg"
+    ),
 }
 
 

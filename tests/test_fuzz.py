@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import numpy as np
 import pytest
 from conftest import colour_field
 from hypothesis import HealthCheck, given, settings
@@ -46,6 +47,25 @@ def _image_bytes(fmt: str, **params) -> bytes:
     return buffer.getvalue()
 
 
+def _deep_bytes(fmt: str, **options) -> bytes:
+    """A 16-bit RGBA TIFF (tifffile) or PNG (ours), tagged with EXIF orientation 6 and an ICC profile."""
+    import tifffile
+
+    from nnfilter.images16 import png_bytes
+
+    rgba = colour_field(24, 16, seed=1)[..., [0, 1, 2, 0]].astype(np.uint16) * 251
+    buffer = io.BytesIO()
+    if fmt == "TIFF":
+        tags = [(274, "H", 1, 6, True), (271, "s", 0, "Maker", True)]
+        tifffile.imwrite(
+            buffer, rgba, photometric="rgb", extrasamples=["unassalpha"], extratags=tags, **options
+        )
+        return buffer.getvalue()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return png_bytes(rgba, exif.tobytes(), b"\0" * 16 + b"RGB " + b"\0" * 112)
+
+
 def _model_bytes() -> bytes:
     source = colour_field(16, 12, seed=1)
     look, _ = learn_look([(source, 255 - source)], TrainConfig(hidden=[4], epochs=30))  # beats a flat colour
@@ -59,9 +79,14 @@ SEEDS = {
     "gif": _image_bytes("GIF"),
     "webp": _image_bytes("WEBP", lossless=True),
     "tiff": _image_bytes("TIFF"),
+    "tiff16": _deep_bytes("TIFF"),
+    "tiff16-lzw": _deep_bytes("TIFF", compression="lzw", rowsperstrip=4),
+    "tiff16-deflate": _deep_bytes("TIFF", compression="zlib", predictor=True, rowsperstrip=4),
+    "png16": _deep_bytes("PNG"),
     "npz": _model_bytes(),
 }
 IMAGE_SEEDS = [key for key in SEEDS if key != "npz"]
+DEEP_SEEDS = [key for key in SEEDS if key.endswith("16") or "16-" in key]
 
 
 def _rezip(npz: bytes, member_index: int, mutate) -> bytes:
@@ -125,7 +150,7 @@ def test_seeds_are_valid(case_file):
         if name == "npz":
             Look.load(case_file)
         else:
-            assert open_image(case_file, MAX_PIXELS).size in ((24, 16), (16, 24))
+            assert open_image(case_file, MAX_PIXELS, deep=True).size in ((24, 16), (16, 24))
 
 
 @FUZZ
@@ -147,6 +172,7 @@ def test_seeds_are_valid(case_file):
 def test_random_bytes(case_file, data, prefix):
     case_file.write_bytes(prefix + data)
     _call_expecting_only_our_errors(open_image, case_file, MAX_PIXELS)
+    _call_expecting_only_our_errors(open_image, case_file, MAX_PIXELS, True)
     _call_expecting_only_our_errors(load_model, case_file)
 
 
@@ -155,6 +181,13 @@ def test_random_bytes(case_file, data, prefix):
 def test_damaged_images(case_file, data):
     case_file.write_bytes(data)
     _call_expecting_only_our_errors(open_image, case_file, MAX_PIXELS)
+
+
+@FUZZ
+@given(data=damaged(DEEP_SEEDS))
+def test_damaged_16_bit_images(case_file, data):
+    case_file.write_bytes(data)
+    _call_expecting_only_our_errors(open_image, case_file, MAX_PIXELS, True)
 
 
 @FUZZ
