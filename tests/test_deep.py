@@ -266,3 +266,9 @@ def test_train_apply_and_eval_round_trip_at_16_bits(tmp_path):
     result, info = invoke("eval", tmp_path / "before.tif", tmp_path / "after.tif", "-m", model, "--json")
     assert result.exit_code == 0, info
     assert "de00_mean" in result.stdout
+
+
+def test_strength_0_leaves_a_16_bit_image_alone(model_file):
+    pixels = smooth16(40, 30, seed=8)
+    look = Look.load(model_file).with_strength(0)
+    assert np.array_equal(look.apply(DeepImage(pixels.copy())).pixels, pixels)
