@@ -57,7 +57,8 @@ def test_residual_model_starts_as_identity():
 
 
 def test_sigmoid_network_learns_xor():
-    # XOR of the red and green channels, written to every output channel.
+    # XOR of the red and green channels, written to every output channel. With seed 0, 400 epochs
+    # bring every output within 0.05 of its target (3000 did, within 0.02), a quarter of the bound.
     x = np.array([[0, 0, 0, 1], [0, 1, 0, 1], [1, 0, 0, 1], [1, 1, 0, 1]], dtype=np.float32)
     y = np.repeat(np.array([[0], [1], [1], [0]], dtype=np.float32), 4, axis=1)
     samples = ColourSamples(x, y, np.ones(4, np.float32))
@@ -67,7 +68,7 @@ def test_sigmoid_network_learns_xor():
         lr=2.0,
         momentum=0.9,
         batch_size=4,
-        epochs=3000,
+        epochs=400,
         validation_share=0.0,
         residual=False,
         count_power=0.0,
