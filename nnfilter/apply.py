@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -36,6 +37,8 @@ CHUNK_PIXELS = 65536
 TABLE_CHUNK = 4096
 STRIP_PIXELS = 1 << 17
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
+
+T = TypeVar("T")
 
 
 def apply_to_pixels(
@@ -250,24 +253,30 @@ def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Imag
     image.load()
     if image.readonly:  # an image on a buffer: copy it once, not in each thread
         image = image.copy()
-    boxes = _strips(image)
+    in_threads(_strips(image), lambda box: image.paste(filter_strip(image.crop(box)), box), threads)
+    return image
+
+
+def in_threads(items: Sequence[T], work: Callable[[T], None], threads: int) -> None:
+    """Call ``work`` on every item, thread k of ``threads`` taking items k, k + threads, ... (this
+    thread is thread 0). The first error raised in a thread is raised here once all have stopped;
+    after it, the threads start no new item."""
     errors: list[BaseException] = []
 
-    def filter_every(first: int) -> None:
+    def work_every(first: int) -> None:
         try:
-            for box in boxes[first::threads]:
+            for item in items[first::threads]:
                 if errors:
                     return
-                image.paste(filter_strip(image.crop(box)), box)
+                work(item)
         except BaseException as exc:  # raised again in the calling thread
             errors.append(exc)
 
-    workers = [threading.Thread(target=filter_every, args=(k,)) for k in range(1, threads)]
+    workers = [threading.Thread(target=work_every, args=(k,)) for k in range(1, threads)]
     for worker in workers:
         worker.start()
-    filter_every(0)
+    work_every(0)
     for worker in workers:
         worker.join()
     if errors:
         raise errors[0]
-    return image

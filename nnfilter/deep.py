@@ -10,13 +10,13 @@ Reading and writing such files is in ``images16``; this module does no I/O.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
+from .apply import in_threads
 from .model import MLP, one_blas_thread, predict
 from .strength import blend
 
@@ -186,26 +186,11 @@ def for_each_strip(pixels: np.ndarray, filter_rows: Callable[[np.ndarray], None]
         raise ValueError("pixels must be C-contiguous to be filtered in place")
     height, width, channels = pixels.shape
     rows = max(1, STRIP_PIXELS // max(width, 1))
-    tops = list(range(0, height, rows))
-    errors: list[BaseException] = []
-
-    def filter_every(first: int) -> None:
-        try:
-            for top in tops[first::threads]:
-                if errors:
-                    return
-                filter_rows(pixels[top : top + rows].reshape(-1, channels))
-        except BaseException as exc:  # raised again in the calling thread
-            errors.append(exc)
-
-    workers = [threading.Thread(target=filter_every, args=(k,)) for k in range(1, threads)]
-    for worker in workers:
-        worker.start()
-    filter_every(0)
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
+    in_threads(
+        range(0, height, rows),
+        lambda top: filter_rows(pixels[top : top + rows].reshape(-1, channels)),
+        threads,
+    )
 
 
 def output_depth(image: Image.Image | DeepImage, fmt: str, depth: int | None) -> int:
