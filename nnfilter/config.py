@@ -37,8 +37,8 @@ class TrainConfig:
     validation_share: float = 0.1
     residual: bool = True
     count_power: float = 0.5
-    #: The prior anchors' share of the training weight (``data.with_prior_anchors``); 0: none.
-    prior_weight: float = 0.03
+    #: The prior anchors' weight, as a share of the samples' (``data.with_prior_anchors``); 0: none.
+    prior_weight: float = 1.0
 
     def learning_rate(self) -> float:
         """The learning rate in force: the given one, or the optimizer's default."""

@@ -72,6 +72,7 @@ def test_sigmoid_network_learns_xor():
         validation_share=0.0,
         residual=False,
         count_power=0.0,
+        prior_weight=0.0,  # the four corners only: no prior anchors, which an additive look cannot XOR
     )
     result = train(samples, config)
     out = predict(result.model, x)
