@@ -25,6 +25,7 @@ from .errors import (
     ImageTooLargeError,
     NnfilterError,
     OutputExistsError,
+    PairMismatchError,
     PlanError,
     TrainingDivergedError,
     interruption,
@@ -83,7 +84,17 @@ def _hint(exc: BaseException | None) -> str:
         return f"; try a smaller --lr than {exc.lr:g}"
     if isinstance(exc, ImageTooLargeError):
         return " (use --max-pixels)"
+    if isinstance(exc, PairMismatchError):
+        return ALIGN_HINTS.get(exc.kind, "")
     return ""
+
+
+#: What train adds, naming --align, to a pair that did not line up (``PairMismatchError.kind``) or a
+#: note that it may not (``pairs.Note.kind``).
+ALIGN_HINTS = {
+    "shapes": "; if AFTER was cropped or rotated, use --align",
+    "not_lined_up": ": if AFTER was shifted, cropped or rotated, use --align",
+}
 
 
 #: The options that would help with a planned input's ``Problem``, by its ``kind``.
@@ -200,7 +211,7 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
                 on_epoch=on_epoch,
                 on_saved=on_saved,
                 align_pairs=align_pairs,
-                on_note=lambda message: _say(bar, message),
+                on_note=lambda note: _say(bar, f"{note.text}{ALIGN_HINTS.get(note.kind, '')}"),
             )
         except NnfilterError as exc:
             raise _fail(exc) from None
@@ -512,7 +523,7 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
             "give BEFORE AFTER pairs: an even number of images", param_hint="BEFORE AFTER"
         )
     from .evaluate import evaluate, score_table
-    from .look import open_pairs
+    from .pairs import open_pairs
     from .report import write_eval_report
 
     try:

@@ -33,7 +33,15 @@ class ImageTooLargeError(ImageError):
 
 
 class PairMismatchError(NnfilterError):
-    """A before/after pair whose images do not line up."""
+    """A before/after pair whose images do not line up.
+
+    ``kind`` says how, for a caller that words a hint in its own terms: "shapes" for sizes of
+    different shapes that lining up (``pairs.line_up``) did not make agree, None for the others.
+    """
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ModelFormatError(NnfilterError):

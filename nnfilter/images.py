@@ -436,6 +436,14 @@ def to_rgba_array(image: Image.Image) -> np.ndarray:
     return array
 
 
+def pixel_array(image: Image.Image) -> np.ndarray:
+    """Pixels of an RGB image as a uint8 array (height, width, 3); of any other mode as RGBA
+    (height, width, 4), see ``to_rgba_array``."""
+    import numpy as np
+
+    return np.asarray(image) if image.mode == "RGB" else to_rgba_array(image)
+
+
 # --- writing -------------------------------------------------------------------------------------------
 
 

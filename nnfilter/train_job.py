@@ -20,6 +20,7 @@ from .images import DEFAULT_MAX_PIXELS
 if TYPE_CHECKING:
     from .config import TrainConfig
     from .look import Look
+    from .pairs import Note
     from .train import EpochReport
 
 
@@ -46,14 +47,14 @@ def train_to_file(
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_saved: Callable[[Trained], None] | None = None,
     align_pairs: bool = False,
-    on_note: Callable[[str], None] | None = None,
+    on_note: Callable[[Note], None] | None = None,
 ) -> Trained:
     """Learn the look of the (before, after) image files and save it as the model file ``path``.
 
     ``path`` is checked before training (an existing file is refused unless ``overwrite``), its
     folder made if missing; ``on_saved`` is told once the model is saved, before ``report`` (a
     folder, see ``report.write_train_report``) is written. Pairs are lined up first (resized, or
-    aligned with ``align_pairs``: see ``look.line_up``), which tells ``on_note`` what it did.
+    aligned with ``align_pairs``: see ``pairs.line_up``), which tells ``on_note`` what it did.
 
     Raises
     ------
@@ -64,10 +65,11 @@ def train_to_file(
     """
     check_destination(path, overwrite)  # refused now, not after the training
     with interruption("interrupted before training started: no model saved"):
-        from . import look as looks
+        from .look import learn_look_from_pairs
+        from .pairs import line_up, open_pairs
 
-        opened = looks.line_up(looks.open_pairs(pairs, max_pixels, check_sizes=False), align_pairs, on_note)
-        look, result = looks.learn_look_from_pairs(opened, config, on_epoch)
+        opened = line_up(open_pairs(pairs, max_pixels, check_sizes=False), align_pairs, on_note)
+        look, result = learn_look_from_pairs(opened, config, on_epoch)
     if not result.history:
         raise Interrupted("interrupted before the first epoch ended: no model saved")
     replaced = path.exists()

@@ -674,7 +674,7 @@ def test_ctrl_c_saves_the_best_model_so_far(tmp_path):
 
 
 def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
-    import nnfilter.look
+    import nnfilter.pairs
     from nnfilter.look import Look
 
     def interrupt(*args, **kwargs):
@@ -682,7 +682,7 @@ def test_ctrl_c_while_reading_or_saving_exits_130(tmp_path, pair, monkeypatch):
 
     model = tmp_path / "look.npz"
     with monkeypatch.context() as patch:
-        patch.setattr(nnfilter.look, "open_pairs", interrupt)
+        patch.setattr(nnfilter.pairs, "open_pairs", interrupt)
         result, why = invoke(*train_args(*pair, model))
     assert result.exit_code == 130 and "no model saved" in result.stderr, why
     monkeypatch.setattr(Look, "save", interrupt)
