@@ -5,7 +5,7 @@
     python benchmarks/pillow_rw.py --dir IN_DIR OUT_DIR --processes N      the same files split over N processes
                                                                            (file k to process k mod N), at once
 
-Writes JPEG as nnfilter does by default (nnfilter/images.py ``save_image``): quality 95, and at
+Writes JPEG as nnfilter does by default (nnfilter/saving.py ``save_image``): quality 95, and at
 quality >= 90 full chroma resolution (subsampling 0, 4:4:4). No EXIF/ICC copying, no temporary
 file, no fsync: this is the least a read-and-write can cost.
 

@@ -226,9 +226,9 @@ def filter_deep(
     Raises
     ------
     OutputError
-        As ``images.save_image``.
+        As ``saving.save_image``.
     """
-    from .images import output_format, save_image
+    from .saving import output_format, save_image
 
     fmt = output_format(dst)
     bits = output_depth(image, fmt, depth)
@@ -264,7 +264,7 @@ def save_deep(
     Raises
     ------
     OutputError
-        As ``images.save_image``: the destination exists (without ``overwrite``), or cannot be
+        As ``saving.save_image``: the destination exists (without ``overwrite``), or cannot be
         written; nothing is left behind.
     """
     name = os.fsdecode(path)

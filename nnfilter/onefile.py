@@ -14,8 +14,9 @@ from PIL import Image
 
 from .errors import NnfilterError
 from .files import make_folder
-from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image, save_image
+from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image
 from .plan import Job
+from .saving import save_image
 
 if TYPE_CHECKING:
     from pathlib import Path

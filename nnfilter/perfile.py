@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
+from .images import DEFAULT_MAX_PIXELS
 from .onefile import Settings, run_job
 from .plan import FORMAT_EXTENSIONS, Job, output_name
+from .saving import OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     from .look import Look

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .errors import PlanError
 from .files import TEMP_PREFIX
-from .images import OUTPUT_FORMATS, image_extensions, not_an_image
+from .images import image_extensions, not_an_image
+from .saving import OUTPUT_FORMATS
 
 #: ``--format`` names and the extension each one writes (``jpeg`` and ``jpg`` are the same type).
 FORMAT_EXTENSIONS = {ext[1:]: ext for ext in OUTPUT_FORMATS}

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from .coverage import unseen_mask
 from .deep import DeepImage
 from .files import make_folder, write_bytes
-from .images import save_image
+from .saving import save_image
 from .train import EpochReport
 
 if TYPE_CHECKING:

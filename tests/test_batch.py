@@ -13,9 +13,10 @@ from PIL import Image
 
 from nnfilter import Look
 from nnfilter.batch import Report
-from nnfilter.images import open_image, save_image
+from nnfilter.images import open_image
 from nnfilter.onefile import Outcome
 from nnfilter.plan import Job, Plan, Problem, output_name, plan_batch
+from nnfilter.saving import save_image
 
 SCRIPT = Path(__file__).with_name("batch_script.sh")
 

@@ -16,9 +16,9 @@ from nnfilter.images import (
     normalize_mode,
     not_an_image,
     open_image,
-    save_image,
     to_rgba_array,
 )
+from nnfilter.saving import save_image
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from nnfilter import Look
 from nnfilter.apply import apply_to_image
-from nnfilter.images import open_image, save_image
+from nnfilter.images import open_image
+from nnfilter.saving import save_image
 
 from .inputs import Inputs
 from .measure import Case, interleave, med, ratio, spread, timed
