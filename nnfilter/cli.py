@@ -522,17 +522,12 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
         raise click.BadParameter(
             "give BEFORE AFTER pairs: an even number of images", param_hint="BEFORE AFTER"
         )
-    from .evaluate import evaluate, score_table
-    from .pairs import open_pairs
-    from .report import write_eval_report
+    from .evaluate import evaluate_files, score_table
 
     try:
-        look = _load_look(model)
-        opened = open_pairs(list(zip(images[::2], images[1::2], strict=True)), max_pixels)
-        pairs = [(pair.before_path.name, pair.before, pair.after) for pair in opened]
-        scores = evaluate(look, pairs)
-        if report is not None:
-            write_eval_report(report, look, pairs)
+        scores = evaluate_files(
+            _load_look(model), list(zip(images[::2], images[1::2], strict=True)), max_pixels, report
+        )
     except NnfilterError as exc:
         raise _fail(exc) from None
     if as_json:

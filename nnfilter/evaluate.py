@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -74,6 +75,21 @@ def evaluate(
             "overall", np.concatenate(predictions), np.concatenate(truths), unseen
         )
         scores.append(overall)
+    return scores
+
+
+def evaluate_files(
+    look: Look, files: list[tuple[Path, Path]], max_pixels: int | None, report: Path | None = None
+) -> list[PairScore]:
+    """Score ``look`` on (before, after) image files, as ``evaluate``; with ``report``, also write
+    that folder's pictures (``report.write_eval_report``)."""
+    from .pairs import open_pairs
+    from .report import write_eval_report
+
+    pairs = [pair.named for pair in open_pairs(files, max_pixels)]
+    scores = evaluate(look, pairs)
+    if report is not None:
+        write_eval_report(report, look, pairs)
     return scores
 
 

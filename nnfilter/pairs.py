@@ -43,6 +43,11 @@ class OpenedPair:
     #: How the pair was made to line up (resized, aligned), recorded in the model's metadata.
     geometry: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def named(self) -> tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]:
+        """(BEFORE's file name, before, after): a pair as scores and reports take it."""
+        return self.before_path.name, self.before, self.after
+
 
 def open_pairs(
     pairs: Sequence[tuple[Path, Path]], max_pixels: int | None = DEFAULT_MAX_PIXELS, check_sizes: bool = True

@@ -84,6 +84,5 @@ def train_to_file(
     if report is not None and not result.interrupted:
         from .report import write_train_report
 
-        named = [(pair.before_path.name, pair.before, pair.after) for pair in opened]
-        write_train_report(report, look, result.history, named)
+        write_train_report(report, look, result.history, [pair.named for pair in opened])
     return trained
