@@ -17,7 +17,22 @@ EXIT_INTERRUPTED = 130
 
 
 class NnfilterError(Exception):
-    """Base class of every error nnfilter reports to its user."""
+    """Base class of every error nnfilter reports to its user.
+
+    Every one survives pickling (a worker process sends it back inside its outcome): a copy is
+    rebuilt from its ``args`` and attributes, not by calling ``__init__`` again, whose arguments
+    differ from ``args`` in the subclasses.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args), self.__dict__
+
+
+def _rebuild(cls: type[NnfilterError], args: tuple[Any, ...]) -> NnfilterError:
+    """An instance of ``cls`` with ``args``, its ``__init__`` not called (pickle then sets its attributes)."""
+    error = cls.__new__(cls)
+    error.args = args
+    return error
 
 
 class ImageError(NnfilterError):

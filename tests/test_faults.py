@@ -225,6 +225,25 @@ def test_max_pixels_sets_the_limit(tmp_path, model_file, pair):
     assert_ok(invoke(*train_args(*pair, tmp_path / "m.npz", "--max-pixels", "1200")))
 
 
+def test_a_parallel_batch_goes_on_past_one_too_large_image(tmp_path, model_file):
+    # The refusal comes back from a worker process inside its outcome (pickled): it must not
+    # break the pool and fail the other files.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        save(colour_field(20, 10, seed=i), photos / f"p{i}.png")  # 200 pixels
+    big = save(colour_field(40, 30, seed=9), photos / "big.png")  # 1200 pixels
+    out = tmp_path / "out"
+    result, why = invoke("apply", photos, "-m", model_file, "-o", out, "-j", "2", "--max-pixels", "1000")
+    assert result.exit_code == 1, why
+    assert "Traceback" not in result.output and "worker process died" not in result.output, why
+    errors = [line for line in result.stderr.splitlines() if line.lower().startswith("error:")]
+    assert errors == [f"error: {big}: 1200 pixels (40x30) exceeds the limit of 1000 (use --max-pixels)"], why
+    assert result.stderr.splitlines()[-1] == "4 done, 0 skipped, 1 failed", why
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(4)]
+    assert temps(out) == [] and temps(photos) == []
+
+
 def test_different_sizes_name_both_files_and_sizes(tmp_path):
     before = save(colour_field(40, 30, seed=1), tmp_path / "before.png")
     after = save(colour_field(41, 30, seed=1), tmp_path / "after.png")
