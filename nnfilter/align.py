@@ -26,6 +26,9 @@ import numpy as np
 WORK_SIDE = 256
 """The largest side, in pixels, of the reduced luminance the transform is searched on."""
 
+MIN_SIDE = 16
+"""The shortest side, in pixels, an image must keep at the work size (see ``alignable``)."""
+
 MIN_MATCH = 0.5
 """Below this ``match`` a pair is taken not to show the same scene in the same place."""
 
@@ -181,12 +184,27 @@ def _work_factor(shape: tuple[int, ...]) -> int:
     return max(1, -(-max(shape[:2]) // WORK_SIDE))
 
 
+def alignable(shape: tuple[int, ...]) -> bool:
+    """Whether an image of ``shape`` (h, w, ...) is large enough to align: both sides at least
+    ``MIN_SIDE`` pixels once reduced to at most ``WORK_SIDE`` pixels a side.
+
+    >>> alignable((16, 16)), alignable((15, 200)), alignable((20, 1000))
+    (True, False, False)
+    """
+    factor = _work_factor(shape)
+    return min(shape[0] // factor, shape[1] // factor) >= MIN_SIDE
+
+
 def estimate(before_lum: np.ndarray, after_lum: np.ndarray) -> Alignment:
     """The similarity that lines AFTER up with BEFORE, from their luminance (h, w) at full size.
 
     Scales near 1 or near the ratio of the images' widths or heights (±10%) and rotations up to
-    about 3.5° are found; ``match`` says how well the result holds.
+    about 3.5° are found; ``match`` says how well the result holds. ``ValueError`` if either
+    image is not ``alignable``.
     """
+    for lum in before_lum, after_lum:
+        if not alignable(lum.shape):
+            raise ValueError(f"a {lum.shape[1]}x{lum.shape[0]} image is too small to align")
     kb, ka = _work_factor(before_lum.shape), _work_factor(after_lum.shape)
     before, after = reduce(before_lum, kb), reduce(after_lum, ka)
     (bh, bw), (ah, aw) = before_lum.shape, after_lum.shape

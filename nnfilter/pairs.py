@@ -153,7 +153,13 @@ def _identity_match(before: Image.Image, after: Image.Image) -> float | None:
 
 def _aligned(pair: OpenedPair, note: Callable[[str], None]) -> OpenedPair:
     """The pair lined up: BEFORE resampled onto AFTER's grid, both cut to the largest rectangle
-    inside their overlap; ``PairMismatchError`` if they do not match."""
+    inside their overlap; ``PairMismatchError`` if they do not match or are too small to align."""
+    for path, image in (pair.before_path, pair.before), (pair.after_path, pair.after):
+        if not align.alignable((image.height, image.width)):
+            raise PairMismatchError(
+                f"{path} is {image.width}x{image.height}: too small to align (each side needs "
+                f"{align.MIN_SIDE} pixels or more, also once the longer is reduced to {align.WORK_SIDE})"
+            )
     found = align.estimate(_luminance(pair.before), _luminance(pair.after))
     if found.match < align.MIN_MATCH:
         raise PairMismatchError(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NNFILTER, invoke
+from conftest import NNFILTER, colour_field, invoke
 from PIL import Image
 
 from nnfilter import align
@@ -163,3 +163,16 @@ def test_a_smaller_after_of_the_same_shape_is_resized(files, tmp_path):
     assert result.exit_code == 0, info
     assert f"is {SIDE}x{SIDE}: resized to {SIDE // 2}x{SIDE // 2} (box filter)" in result.stderr, info
     assert "do not line up" not in result.stderr, info
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 50), (50, 1), (15, 40), (20, 5000)])
+def test_train_align_refuses_images_too_small_to_align(tmp_path, size):
+    width, height = size
+    before = Image.fromarray(colour_field(width, height, seed=1))
+    before.save(tmp_path / "before.png")
+    before.save(tmp_path / "after.png")
+    result, info = train(tmp_path, tmp_path / "before.png", tmp_path / "after.png", "--align")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), info
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output, info
+    assert f"before.png is {width}x{height}: too small to align" in result.stderr, info
+    assert not (tmp_path / "look.npz").exists()
