@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import OutputExistsError
 from .images import DEFAULT_MAX_PIXELS
 from .onefile import Settings, run_job
 from .plan import FORMAT_EXTENSIONS, Job, output_name
 from .saving import OUTPUT_FORMATS
+from .strength import check_strength
 
 if TYPE_CHECKING:
     from .look import Look
 
-#: Looks loaded in this process, by model file (path, size, modification time): each worker process
-#: reads the model once, however many files it is given.
-_LOOKS: dict[tuple[str, int, int], Look] = {}
+#: The look loaded in this process from each model file (by real path), with the file's (size,
+#: modification time) when read: each worker process reads a model once, however many files it is
+#: given, again only if the file changes, and keeps only its latest look.
+_LOOKS: dict[str, tuple[tuple[int, int], Look]] = {}
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,19 @@ class FileFilter:
     """Filter one image file into ``output`` with the model file ``model``; picklable, so it can be
     shipped to worker processes on other machines (paths must mean the same there).
 
-    The output keeps the input's path relative to ``base`` (or just its name without ``base``),
-    named as `nnfilter apply` names it (``suffix``, ``format``), and is written atomically: a
-    re-run after a crash or on a second worker skips the outputs already there (unless
-    ``overwrite``), so calling it twice on a file is harmless. A file's failure is returned, not
-    raised; a model file that cannot be read raises (``NnfilterError`` or ``OSError``).
+    The output keeps the input's path relative to ``base``, named as `nnfilter apply` names it
+    (``suffix``, ``format``: "jpg", "png", ... in any case), and is filtered as `nnfilter apply`
+    filters it (``quality``, ``strength``, ``depth``, ``max_pixels``: its options of those names),
+    to the same bytes. It is written atomically: a re-run after a crash, or a second worker on the
+    same file at once, skips the outputs already there (unless ``overwrite``), so calling it twice
+    on a file is harmless. An input is never overwritten, even with ``overwrite``.
+
+    Without ``base``, an output is named by its input's file name alone: two inputs of the same
+    name in different folders get ONE output, and the second is reported "skipped" (or, with
+    ``overwrite``, replaces the first). Give ``base`` whenever names can repeat.
+
+    A file's failure is returned, not raised; a model file that cannot be read raises
+    (``NnfilterError`` or ``OSError``), and settings out of range raise ``ValueError`` at once.
     """
 
     model: str | os.PathLike[str]
@@ -58,6 +69,24 @@ class FileFilter:
     quality: int | None = None
     overwrite: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    strength: float = 1.0
+    depth: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format is not None:
+            if not isinstance(self.format, str) or self.format.lower() not in FORMAT_EXTENSIONS:
+                formats = ", ".join(sorted(FORMAT_EXTENSIONS))
+                raise ValueError(f"format must be one of {formats} (or None), got {self.format!r}")
+            object.__setattr__(self, "format", self.format.lower())
+        if self.quality is not None and not (
+            isinstance(self.quality, int) and not isinstance(self.quality, bool) and 1 <= self.quality <= 100
+        ):
+            raise ValueError(f"quality must be an integer from 1 to 100 (or None), got {self.quality!r}")
+        if self.max_pixels is not None and not (isinstance(self.max_pixels, int) and self.max_pixels >= 1):
+            raise ValueError(f"max_pixels must be an integer >= 1 (or None), got {self.max_pixels!r}")
+        if self.depth is not None and self.depth not in (8, 16):
+            raise ValueError(f"depth must be 8, 16 or None, got {self.depth!r}")
+        object.__setattr__(self, "strength", check_strength(self.strength))
 
     def destination(self, src: str | os.PathLike[str]) -> Path:
         """Where ``src``'s output goes."""
@@ -70,24 +99,41 @@ class FileFilter:
         """Filter ``src``; return what happened to it."""
         dst = self.destination(src)
         shown = (os.fspath(src), os.fspath(dst))
-        if self.base is not None and Path(os.path.relpath(src, self.base)).parts[0] == os.pardir:
-            return FileResult(*shown, "failed", f"{src}: not under {self.base}")
+        if self.base is not None:
+            rel = Path(os.path.relpath(src, self.base))
+            if rel.parts[:1] == (os.pardir,):
+                return FileResult(*shown, "failed", f"{src}: not under {self.base}")
+            if rel == Path(os.curdir):
+                return FileResult(*shown, "failed", f"{src}: is the base folder itself, not a file in it")
         if dst.suffix.lower() not in OUTPUT_FORMATS:
             return FileResult(*shown, "failed", f"{src}: cannot write {dst.suffix!r} files")
+        if os.path.realpath(dst) == os.path.realpath(src):
+            return FileResult(*shown, "failed", f"{src}: the output is the input; refusing to overwrite it")
         if not self.overwrite and os.path.lexists(dst):
             return FileResult(*shown, "skipped")
-        settings = Settings(self.quality, self.overwrite, self.max_pixels, make_folders=True)
+        settings = Settings(
+            self.quality, self.overwrite, self.max_pixels, make_folders=True, depth=self.depth
+        )
+        # The look is read after the check above: another worker may write dst meanwhile.
         outcome = run_job(self._look(), Job(Path(src), dst), settings)
+        if isinstance(outcome.cause, OutputExistsError) and not self.overwrite:
+            return FileResult(*shown, "skipped")  # another worker wrote it first
         if outcome.error is not None:
             return FileResult(*shown, "failed", outcome.error)
         return FileResult(*shown, "done", megapixels=outcome.megapixels)
 
     def _look(self) -> Look:
-        """The model, read once per process (again only if its file changes)."""
+        """The model at ``strength``, read once per process (again only if its file changes)."""
         from .look import Look
 
-        st = os.stat(self.model)
-        key = (os.path.realpath(self.model), st.st_size, st.st_mtime_ns)
-        if key not in _LOOKS:
-            _LOOKS[key] = Look.load(self.model)
-        return _LOOKS[key]
+        path = os.path.realpath(self.model)
+        st = os.stat(path)
+        stamp = (st.st_size, st.st_mtime_ns)
+        cached = _LOOKS.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = _LOOKS[path] = (stamp, Look.load(path))
+        look = cached[1]
+        if look.strength != self.strength:
+            look = look.with_strength(self.strength)
+            _LOOKS[path] = (stamp, look)
+        return look
