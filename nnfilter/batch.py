@@ -268,6 +268,8 @@ class _Pool:
         while jobs or pending:
             stop_if_pressed()
             self._fill(jobs, pending)
+            if not pending:  # a Ctrl-C before the first jobs were handed out: none to wait for
+                break
             job, future, pool = pending[0]
             while not future.done():  # wake up now and then to notice a Ctrl-C
                 wait([future], timeout=0.1)

@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,9 @@ from conftest import HANG_GUARD_SECONDS, NNFILTER, assert_image_similar, colour_
 from PIL import Image
 
 from nnfilter import Look
-from nnfilter.batch import Report
+from nnfilter.batch import CtrlC, Report, _Pool
 from nnfilter.images import open_image
-from nnfilter.onefile import Outcome
+from nnfilter.onefile import Outcome, Settings
 from nnfilter.plan import Job, Plan, Problem, output_name, plan_batch
 from nnfilter.saving import save_image
 
@@ -137,6 +138,20 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
         assert again.returncode == 0, again.stderr
         assert again.stderr.splitlines()[-1] == f"{not_processed} done, {done} skipped, 0 failed"
         assert len(list(out.iterdir())) == count
+
+
+def test_a_ctrl_c_before_the_pool_starts_stops_the_batch(model_file, tmp_path):
+    # The first Ctrl-C lands after CtrlC owns SIGINT, before any job is handed to a worker.
+    jobs = [Job(tmp_path / f"p{i}.png", tmp_path / "out" / f"p{i}.png") for i in range(3)]
+    pool = _Pool(Look.load(model_file), Settings(), workers=2)
+    with CtrlC() as ctrl_c:
+        signal.raise_signal(signal.SIGINT)
+        assert ctrl_c.pressed
+        try:
+            assert list(pool.run(deque(jobs), ctrl_c, None)) == []
+        finally:
+            pool.close()
+    assert not (tmp_path / "out").exists()
 
 
 # --- the CLI in-process: messages, dry run, usage errors -----------------------------------------------
