@@ -344,7 +344,14 @@ def not_an_image(path: str | os.PathLike[str]) -> str | None:
     except Image.DecompressionBombError:
         return None  # an image, just a big one: open_image applies the real limit
     except UnidentifiedImageError:
-        return "not an image (no format Pillow reads)"
+        from .images16 import tiff_problem  # a TIFF of a kind not read says why, as open_image does
+
+        try:
+            with open(path, "rb") as fp:
+                problem = tiff_problem(fp)
+        except OSError:
+            problem = None
+        return problem or "not an image (no format Pillow reads)"
     except Exception as exc:
         return f"not a readable image ({describe(exc)})"
 

@@ -274,7 +274,7 @@ def save_deep(
     def write(file: IO[bytes]) -> None:
         try:
             if fmt == "TIFF":
-                _write_tiff(file, image.pixels, exif, icc_profile, threads)
+                _write_tiff(file, name, image.pixels, exif, icc_profile, threads)
             else:
                 file.write(png_bytes(image.pixels, exif, icc_profile))
         except NnfilterError:
@@ -304,9 +304,10 @@ def png_bytes(pixels: np.ndarray, exif: bytes | None = None, icc: bytes | None =
 
 
 def _write_tiff(
-    file: IO[bytes], pixels: np.ndarray, exif: bytes | None, icc: bytes | None, threads: int
+    file: IO[bytes], name: str, pixels: np.ndarray, exif: bytes | None, icc: bytes | None, threads: int
 ) -> None:
-    """A little-endian baseline TIFF: header, IFD (EXIF, ICC), then Deflate strips (predictor 2).
+    """A little-endian baseline TIFF (``name``: the file, for messages): header, IFD (EXIF, ICC),
+    then Deflate strips (predictor 2).
 
     Pillow lays the IFD out and takes strip offsets relative to its end; the IFD is written once
     with zeros to learn its length, and again over them once the strips are written.
@@ -336,7 +337,7 @@ def _write_tiff(
                 counts.append(len(data))
                 file.write(data)
     if file.tell() > 0xFFFFFFFF:
-        raise OutputError("over 4 GiB compressed: too large for a TIFF file")
+        raise OutputError(f"{name}: over 4 GiB compressed: too large for a TIFF file")
     ifd[273], ifd[279] = tuple(offsets), tuple(counts)
     ifd.tagtype[273] = ifd.tagtype[279] = TiffTags.LONG
     final = ifd.tobytes(8)

@@ -272,3 +272,16 @@ def test_strength_0_leaves_a_16_bit_image_alone(model_file):
     pixels = smooth16(40, 30, seed=8)
     look = Look.load(model_file).with_strength(0)
     assert np.array_equal(look.apply(DeepImage(pixels.copy())).pixels, pixels)
+
+
+def test_a_tiff_over_4_gib_is_refused_naming_the_file(tmp_path):
+    # A real (sparse) file already 4 GiB long: what is written next starts past where TIFF offsets reach.
+    from nnfilter.errors import OutputError
+    from nnfilter.images16 import _write_tiff
+
+    pixels = (colour_field(16, 8, seed=1).astype(np.uint16) * 257).reshape(8, 16, 3)
+    with open(tmp_path / "big.tif", "wb") as file:
+        file.seek(1 << 32)
+        with pytest.raises(OutputError) as raised:
+            _write_tiff(file, "big.tif", pixels, None, None, 1)
+    assert str(raised.value) == "big.tif: over 4 GiB compressed: too large for a TIFF file"

@@ -194,6 +194,23 @@ def test_bad_image_in_apply(tmp_path, model_file, make, jobs):
     assert not out.exists() and temps(tmp_path) == []
 
 
+UNSUPPORTED_TIFFS = ["float-tiff", "32-bit-tiff", "jpeg-in-tiff-16-bit"]
+
+
+@pytest.mark.parametrize("key", UNSUPPORTED_TIFFS)
+def test_an_unsupported_tiff_is_refused_alike_in_a_folder_and_named(tmp_path, model_file, key):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    bad, problem = BAD_IMAGES[key](photos)
+    save(colour_field(20, 10, seed=1), photos / "good.png")
+    named = assert_error(invoke("apply", bad, "-m", model_file, "-o", tmp_path / "one.png"), 1, bad.name)
+    result, why = invoke("apply", photos, "-m", model_file, "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.output, why
+    in_folder = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert in_folder == [named], why
+    assert problem in named and result.stderr.splitlines()[-1] == "1 done, 0 skipped, 1 failed", why
+
+
 def test_bomb_is_refused_before_decoding(tmp_path, model_file):
     bomb = png_header_only(tmp_path / "bomb.png", 100_000, 100_000, zlib.compress(b"\0" * 64))
     # The file holds only a header: the message shows it was judged by its header's size.
