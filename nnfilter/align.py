@@ -198,8 +198,8 @@ def alignable(shape: tuple[int, ...]) -> bool:
 def estimate(before_lum: np.ndarray, after_lum: np.ndarray) -> Alignment:
     """The similarity that lines AFTER up with BEFORE, from their luminance (h, w) at full size.
 
-    Scales near 1 or near the ratio of the images' widths or heights (±10%) and rotations up to
-    about 3.5° are found; ``match`` says how well the result holds. ``ValueError`` if either
+    Scales near 1 or near the ratio of the images' widths or heights are found (candidates at ±6%
+    of each, then refined by up to about 3% more) and rotations up to about 3.5°; ``match`` says how well the result holds. ``ValueError`` if either
     image is not ``alignable``.
     """
     for lum in before_lum, after_lum:

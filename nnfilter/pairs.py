@@ -180,7 +180,7 @@ def _aligned(pair: OpenedPair, note: Callable[[str], None]) -> OpenedPair:
     share = (bottom - top) * (right - left) / inside.size
     t = found.transform
     note(
-        f"aligned {pair.after_path} to {pair.before_path}: {t}; match {found.match:.2f} "
+        f"aligned {pair.before_path} onto {pair.after_path}: {t}; match {found.match:.2f} "
         f"over {share:.0%} of {pair.after_path.name}"
     )
     geometry = {
