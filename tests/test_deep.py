@@ -240,7 +240,8 @@ def test_batch_of_mixed_8_and_16_bit_files(tmp_path, model_file):
 
 def test_depth_8_rounds_a_16_bit_result(tmp_path, model_file):
     src = write_tiff(tmp_path / "src.tif", smooth16(40, 30, seed=4))
-    invoke("apply", src, "-m", model_file, "-o", tmp_path / "deep.tif")
+    result, info = invoke("apply", src, "-m", model_file, "-o", tmp_path / "deep.tif")
+    assert result.exit_code == 0, info
     result, info = invoke("apply", src, "-m", model_file, "-o", tmp_path / "flat.tif", "--depth", "8")
     assert result.exit_code == 0, info
     deep, flat = tifffile.imread(tmp_path / "deep.tif"), tifffile.imread(tmp_path / "flat.tif")

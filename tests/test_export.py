@@ -28,7 +28,8 @@ def test_export_refuses_unknown_extension_and_existing_file(model_file, tmp_path
 
 
 def test_ffmpeg_lut3d_matches_nnfilter_apply(model_file, pair_files, tmp_path, ffmpeg):
-    invoke("export", model_file, "-o", tmp_path / "look.cube")
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.cube")
+    assert result.exit_code == 0, info
     result, info = invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "ours.png")
     assert result.exit_code == 0, info
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-vf", "lut3d=look.cube",
@@ -44,7 +45,8 @@ def test_imagemagick_and_ffmpeg_haldclut_match_nnfilter_apply(
     result, info = invoke("export", model_file, "-o", tmp_path / "hald.png", "--level", 8)
     assert result.exit_code == 0, info
     assert Image.open(tmp_path / "hald.png").size == (512, 512)
-    invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "ours.png")
+    result, info = invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "ours.png")
+    assert result.exit_code == 0, info
     run([imagemagick, pair_files["photo"], "hald.png", "-hald-clut", "-alpha", "off", "im.png"],
         cwd=tmp_path)  # fmt: skip
     run([ffmpeg, "-v", "error", "-y", "-i", pair_files["photo"], "-i", "hald.png",
@@ -68,8 +70,10 @@ def test_ocioconvert_applies_the_cube_like_nnfilter_apply(model_file, tmp_path, 
 
 
 def test_apply_lut_matches_the_model_it_was_exported_from(model_file, pair_files, tmp_path):
-    invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 65)
-    invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "model.png")
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 65)
+    assert result.exit_code == 0, info
+    result, info = invoke("apply", pair_files["photo"], "-m", model_file, "-o", tmp_path / "model.png")
+    assert result.exit_code == 0, info
     result, info = invoke("apply", pair_files["photo"], "--lut", tmp_path / "look.cube",
                           "-o", tmp_path / "lut.png")  # fmt: skip
     assert result.exit_code == 0, info

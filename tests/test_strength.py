@@ -77,7 +77,10 @@ def test_table_and_exact_paths_agree_at_a_strength(model_file, photo):
     with Image.open(photo) as image:
         fast = np.asarray(look.apply(image.convert("RGB")))
         exact = np.asarray(look.apply(image.convert("RGB"), method="exact"))
-    assert np.array_equal(fast, exact)
+    # The two evaluate the network in different chunkings: a value on a rounding boundary may
+    # land a level apart, nothing more (floats computed in different orders are never compared exactly).
+    diff = np.abs(fast.astype(np.int64) - exact)
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.999, f"max {diff.max()}, {(diff > 0).mean():.2%} off"
 
 
 def test_export_bakes_the_strength_into_the_cube(model_file, photo, tmp_path):
@@ -90,7 +93,8 @@ def test_export_bakes_the_strength_into_the_cube(model_file, photo, tmp_path):
     identity = grid_points(9).reshape(full.shape)
     np.testing.assert_allclose(half, 0.5 * identity + 0.5 * full, rtol=0, atol=1.5e-6)  # 6 decimals each
     # and the baked LUT applies like the model at that strength
-    invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 65, "--strength", 0.5)
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 65, "--strength", 0.5)
+    assert result.exit_code == 0, info
     by_lut = apply(model_file, photo, tmp_path / "lut.png", "--strength", 0.5)
     result, info = invoke("apply", photo, "--lut", tmp_path / "look.cube", "-o", tmp_path / "cube.png")
     assert result.exit_code == 0, info
@@ -98,13 +102,15 @@ def test_export_bakes_the_strength_into_the_cube(model_file, photo, tmp_path):
 
 
 def test_strength_of_a_cube_lut(model_file, photo, tmp_path):
-    invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 17)
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.cube", "--size", 17)
+    assert result.exit_code == 0, info
     cube = tmp_path / "look.cube"
     result, info = invoke("apply", photo, "--lut", cube, "-o", tmp_path / "s0.png", "--strength", 0)
     assert result.exit_code == 0, info
     assert np.array_equal(pixels(tmp_path / "s0.png"), pixels(photo))
-    invoke("apply", photo, "--lut", cube, "-o", tmp_path / "s1.png")
-    invoke("apply", photo, "--lut", cube, "-o", tmp_path / "s05.png", "--strength", 0.5)
+    for name, strength in ("s1.png", 1), ("s05.png", 0.5):
+        result, info = invoke("apply", photo, "--lut", cube, "-o", tmp_path / name, "--strength", strength)
+        assert result.exit_code == 0, info
     halfway = (pixels(photo) + pixels(tmp_path / "s1.png")) / 2
     assert np.abs(pixels(tmp_path / "s05.png") - halfway).max() <= 1
 
