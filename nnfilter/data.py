@@ -1,10 +1,12 @@
-"""Training data: uint8 before/after pixels → colour samples for the network.
+"""Training data: uint8 or uint16 before/after pixels → colour samples for the network.
 
 A 12-megapixel photo holds only a few hundred thousand distinct colours, and a smooth look
 changes nearby colours alike. So pixels are grouped into cells of a ``2**bits``-per-channel
 RGBA grid: each occupied cell becomes one sample, whose input is the mean source colour of its
 pixels, whose target is the mean of their target colours (which also averages JPEG noise away)
-and whose count is kept so that the loss can weigh cells by how often they occur.
+and whose count is kept so that the loss can weigh cells by how often they occur. Where the
+pairs show no colour, prior anchors (``with_prior_anchors``) continue the look as an additive
+model of per-channel curves fitted to the cells (``additive_fit``) would.
 """
 
 from __future__ import annotations
