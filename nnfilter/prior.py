@@ -36,7 +36,7 @@ RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418
 # ``fit_to_pixels``: the chroma block sizes tried (each divides the largest, JPEG's 8×8 block),
 # and how many of the largest blocks it fits to (at most), spread over the pairs.
 CHROMA_BLOCKS = (1, 2, 4, 8)
-MAX_BLOCKS = 4096
+MAX_BLOCKS = 1024
 
 
 def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
@@ -111,9 +111,11 @@ def _sample_blocks(
             continue
         picked = rng.choice(n, size=min(n, max(1, round(MAX_BLOCKS * n / total))), replace=False)
         full = float(np.iinfo(source.dtype).max)
-        for image, out in ((source, befores), (target, afters)):
-            blocks = image[: rows * size, : cols * size].reshape(rows, size, cols, size, -1).swapaxes(1, 2)
-            out.append(blocks.reshape(n, size, size, -1)[picked] / full)
+        offsets = np.arange(size)
+        ys = (picked // cols * size)[:, None, None] + offsets[None, :, None]
+        xs = (picked % cols * size)[:, None, None] + offsets[None, None, :]
+        befores.append(source[ys, xs] / full)
+        afters.append(target[ys, xs] / full)
     return np.concatenate(befores), np.concatenate(afters)
 
 
