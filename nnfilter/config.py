@@ -37,7 +37,7 @@ class TrainConfig:
     validation_share: float = 0.1
     residual: bool = True
     count_power: float = 0.5
-    #: The prior anchors' weight, as a share of the samples' (``prior.with_prior_anchors``); 0: none.
+    #: The prior anchors' weight, as a share of the samples' (``data.with_prior_anchors``); 0: none.
     prior_weight: float = 1.0
 
     def learning_rate(self) -> float:

@@ -27,7 +27,6 @@ from .images import DEFAULT_MAX_PIXELS, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
-from .prior import fit_to_pixels
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -206,12 +205,7 @@ def learn_look(
     # Each sample's input is the mean colour of its cell's pixels, so it lies in the same (larger)
     # coverage cell as they do: the cells' colours give the pixels' coverage at a fraction of the cost.
     covered = coverage.covered_cells(np.floor(samples.inputs[:, :3] * 255 + 1e-3).astype(np.uint8))
-    prior = (
-        fit_to_pixels(pixels, config.count_power, np.random.default_rng(config.seed))
-        if config.prior_weight > 0 and not learned_alpha
-        else None
-    )
-    result = train(samples, config, on_epoch, prior)
+    result = train(samples, config, on_epoch)
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import TrainConfig
-from .data import ColourSamples, split_validation
+from .data import ColourSamples, split_validation, with_prior_anchors
 from .errors import TrainingDivergedError
 from .model import (
     MLP,
@@ -23,7 +23,6 @@ from .model import (
     output_delta,
     predict,
 )
-from .prior import with_prior_anchors
 
 
 class SGD:
@@ -200,17 +199,14 @@ def train(
     samples: ColourSamples,
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
-    prior: np.ndarray | None = None,
 ) -> TrainResult:
     """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
 
     The best model is the one with the lowest validation error (training error when there is no
-    validation share). ``prior``: the coefficients of the additive prior that the anchors follow
-    (``prior.fit_to_pixels``); by default fitted to the training samples. Raises
-    ``TrainingDivergedError`` when training blows up.
+    validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
     with one_blas_thread():
-        return _train(samples, config, on_epoch, prior)
+        return _train(samples, config, on_epoch)
 
 
 class _Batches:
@@ -236,13 +232,13 @@ class _Batches:
         return np.concatenate([self.full.transpose(0, 2, 1).reshape(-1, self.rows), self.tail.T])
 
 
-def _train(samples, config, on_epoch, prior) -> TrainResult:
+def _train(samples, config, on_epoch) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
         val_set = train_set
     cells, cell_weights = train_set, train_set.counts**config.count_power
-    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, prior)
+    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight)
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
     params = model.flatten()
     grad = np.zeros_like(params)

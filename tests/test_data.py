@@ -1,0 +1,52 @@
+"""Training data: the additive prior that the anchors continue a look with."""
+
+import numpy as np
+
+from nnfilter.data import ColourSamples, additive_fit, additive_predict, with_prior_anchors
+
+
+def narrow_samples(look, n=2000, seed=0):
+    """Samples of warm browns only (as the coffee-cup photo), with ``look`` as their targets."""
+    rng = np.random.default_rng(seed)
+    rgb = rng.uniform([0.4, 0.2, 0.05], [0.9, 0.5, 0.3], (n, 3))
+    inputs = np.column_stack([rgb, np.ones(n)]).astype(np.float32)
+    targets = np.column_stack([look(rgb), np.ones(n)]).astype(np.float32)
+    return ColourSamples(inputs, targets, rng.integers(1, 50, n).astype(np.float32))
+
+
+MIXING = np.array([[0.8, 0.1, 0.1], [0.05, 0.9, 0.0], [0.1, 0.0, 0.7]])
+
+
+def mixed(rgb):
+    return rgb @ MIXING.T + 0.05
+
+
+def test_prior_continues_a_channel_mixing_into_colours_never_shown():
+    samples = narrow_samples(mixed)
+    coefficients = additive_fit(samples, np.sqrt(samples.counts))
+    far = np.array([[0.1, 0.3, 0.9], [0.2, 0.8, 0.3], [0.95, 0.95, 0.95]])  # sky blue, green, white
+    np.testing.assert_allclose(additive_predict(coefficients, far)[:, :3], mixed(far), atol=2e-3)
+
+
+def test_prior_follows_a_tone_curve_where_the_samples_show_it():
+    def curve(rgb):
+        return rgb**0.6
+
+    samples = narrow_samples(curve)
+    coefficients = additive_fit(samples, np.sqrt(samples.counts))
+    seen = samples.inputs[:200, :3].astype(np.float64)
+    gap = np.abs(additive_predict(coefficients, seen)[:, :3] - curve(seen))
+    assert gap.mean() < 0.002 and gap.max() < 0.02  # half a level on average: knots are 1/8 apart
+
+
+def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
+    samples = narrow_samples(mixed)
+    weights = np.sqrt(samples.counts)
+    anchored, anchor_weights = with_prior_anchors(samples, weights, 0.05)
+    anchors = anchored.inputs[len(samples) :, :3]
+    assert 0 < len(anchors) < 16**3
+    np.testing.assert_allclose(anchored.targets[len(samples) :, :3], np.clip(mixed(anchors), 0, 1), atol=2e-3)
+    # 0.05 of the samples' weight over the whole grid: the empty cells' part of it.
+    expected = 0.05 * weights.sum() * len(anchors) / 16**3
+    assert np.isclose(anchor_weights[len(samples) :].sum(), expected, rtol=1e-5)
+    assert np.all(anchored.counts[len(samples) :] == 0)
