@@ -46,7 +46,10 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 def open_image(
-    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS, deep: bool = False
+    path: str | os.PathLike[str],
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    deep: bool = False,
+    reduce: int = 1,
 ) -> Image.Image | DeepImage:
     """Open an image file as a fully loaded, upright RGB or RGBA Pillow image (with ``deep``, a
     16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``).
@@ -63,6 +66,10 @@ def open_image(
         Refuse images with more than this many pixels (width * height); None for no limit.
     deep : bool
         Read 16-bit RGB(A) TIFF and PNG files at full precision; else their top 8 bits are read.
+    reduce : int
+        1, 2, 4 or 8: decode a JPEG at 1/``reduce`` of its width and height (``Image.draft``: the
+        decoder scales the DCT blocks, each output pixel about the mean of ``reduce``² pixels, at a
+        fraction of a full decode's work); other formats are read at full size.
 
     Returns
     -------
@@ -77,7 +84,7 @@ def open_image(
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    return ImageReading(path, max_pixels, background=False, deep=deep).result()
+    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce).result()
 
 
 class ImageReading:
@@ -96,9 +103,12 @@ class ImageReading:
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         background: bool = True,
         deep: bool = False,
+        reduce: int = 1,
     ) -> None:
         if max_pixels is not None and max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
+        if reduce not in (1, 2, 4, 8):
+            raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce}")
         self.name = os.fsdecode(path)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -110,6 +120,9 @@ class ImageReading:
                 self._error = exc
                 return
             self._deep = deep and _is_deep(self._image)
+            if reduce > 1 and self._image.format == "JPEG":
+                width, height = self._image.size
+                self._image.draft(self._image.mode, (max(1, width // reduce), max(1, height // reduce)))
             if not background:
                 self._decode()
                 return
@@ -175,6 +188,16 @@ def _read_errors(name: str) -> Iterator[None]:
         raise ImageError(f"{name}: image is truncated or damaged ({describe(exc)})") from None
     except Exception as exc:
         raise ImageError(f"{name}: image is truncated or damaged ({describe(exc)})") from None
+
+
+def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """A JPEG file's width and height from its header; None for any other file, or one that
+    cannot be read (``open_image`` then says why)."""
+    try:
+        with Image.open(path) as image:
+            return image.size if image.format == "JPEG" else None
+    except Exception:
+        return None
 
 
 def _open_checked(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from . import align
 from .data import check_pair
 from .deep import DeepImage
 from .errors import PairMismatchError
-from .images import DEFAULT_MAX_PIXELS, open_image, pixel_array
+from .images import DEFAULT_MAX_PIXELS, jpeg_size, open_image, pixel_array
+
+#: A pair of JPEGs of this many pixels or more is trained on at half its width and height
+#: (``open_pairs(halve_large_jpegs=True)``): the decoder does a quarter of the work, the cells a
+#: quarter, and 2 MP or more of colours remain, with JPEG's noise averaged over 2×2 pixels
+#: (benchmarks/RESULTS.md, "Train: decoding at half size").
+HALF_DECODE_PIXELS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -50,21 +57,29 @@ class OpenedPair:
 
 
 def open_pairs(
-    pairs: Sequence[tuple[Path, Path]], max_pixels: int | None = DEFAULT_MAX_PIXELS, check_sizes: bool = True
+    pairs: Sequence[tuple[Path, Path]],
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    check_sizes: bool = True,
+    halve_large_jpegs: bool = False,
 ) -> list[OpenedPair]:
     """Open (before, after) image files, each pair's two at once, and check each pair's sizes
-    (unless ``check_sizes`` is false: ``line_up`` then makes them agree)."""
+    (unless ``check_sizes`` is false: ``line_up`` then makes them agree). With
+    ``halve_large_jpegs``, a pair of two JPEGs of the same size and ``HALF_DECODE_PIXELS`` or more
+    is decoded at half size, which its ``geometry`` records."""
     from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
 
     opened = []
     for before_path, after_path in pairs:
+        size = jpeg_size(before_path) if halve_large_jpegs else None
+        halve = size is not None and size[0] * size[1] >= HALF_DECODE_PIXELS and jpeg_size(after_path) == size
+        reduce = 2 if halve else 1
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
-            before, after = pool.map(
-                lambda p: open_image(p, max_pixels, deep=True), (before_path, after_path)
-            )
+            read = partial(open_image, max_pixels=max_pixels, deep=True, reduce=reduce)
+            before, after = pool.map(read, (before_path, after_path))
         if check_sizes:
             check_pair(before.size, after.size, (str(before_path), str(after_path)))
-        opened.append(OpenedPair(Path(before_path), Path(after_path), before, after))
+        geometry = {"decoded_at": "1/2"} if halve else {}
+        opened.append(OpenedPair(Path(before_path), Path(after_path), before, after, geometry))
     return opened
 
 

@@ -68,7 +68,9 @@ def train_to_file(
         from .look import learn_look_from_pairs
         from .pairs import line_up, open_pairs
 
-        opened = line_up(open_pairs(pairs, max_pixels, check_sizes=False), align_pairs, on_note)
+        opened = line_up(
+            open_pairs(pairs, max_pixels, check_sizes=False, halve_large_jpegs=True), align_pairs, on_note
+        )
         look, result = learn_look_from_pairs(opened, config, on_epoch)
     if not result.history:
         raise Interrupted("interrupted before the first epoch ended: no model saved")

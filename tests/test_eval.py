@@ -7,6 +7,7 @@ import pytest
 from conftest import colour_field, gamma, invoke
 from PIL import Image
 
+import nnfilter.pairs
 from nnfilter import Look, TrainConfig, learn_look
 from nnfilter.coverage import GRID, covered_cells, unseen_mask
 from nnfilter.report import loss_plot
@@ -88,6 +89,28 @@ def test_train_with_several_pairs_and_a_report(pair_files, tmp_path):
     names = sorted(p.name for p in report.iterdir())
     assert names == ["b2-compare.png", "before-compare.png", "eval.txt", "loss.png"]
     assert (report / "eval.txt").read_text().splitlines()[-1].startswith("overall")
+
+
+def test_a_large_jpeg_pair_is_trained_at_half_size_and_others_in_full(tmp_path, monkeypatch):
+    monkeypatch.setattr(nnfilter.pairs, "HALF_DECODE_PIXELS", 100 * 80)  # 8 MP photos, made small
+    before = colour_field(100, 80, seed=3)
+    for name, image in (("b", before), ("a", gamma(before))):
+        Image.fromarray(image).save(tmp_path / f"{name}.jpg", quality=95)
+        Image.fromarray(image).save(tmp_path / f"{name}.png")
+    sizes = {}
+    for before_file, after_file in (("b.jpg", "a.jpg"), ("b.png", "a.png"), ("b.jpg", "a.png")):
+        model = tmp_path / f"{before_file}-{after_file}.npz"
+        result, info = invoke(
+            "train", tmp_path / before_file, tmp_path / after_file, "-o", model, "--epochs", "2"
+        )
+        assert result.exit_code == 0, info
+        (pair,) = Look.load(model).metadata["training_pairs"]
+        sizes[before_file, after_file] = pair["size"], pair.get("decoded_at")
+    assert sizes == {
+        ("b.jpg", "a.jpg"): ([50, 40], "1/2"),
+        ("b.png", "a.png"): ([100, 80], None),
+        ("b.jpg", "a.png"): ([100, 80], None),
+    }
 
 
 def test_apply_warns_about_unseen_colours(tmp_path):

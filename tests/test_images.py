@@ -288,6 +288,20 @@ def test_reading_in_the_background_gives_what_open_image_gives(tmp_path):
     assert set(got.info) == {"exif", "icc_profile"}
 
 
+def test_reduce_decodes_a_jpeg_at_a_fraction_of_its_size_and_other_formats_in_full(tmp_path):
+    smooth = Image.linear_gradient("L").resize((200, 120)).convert("RGB")
+    smooth.save(tmp_path / "smooth.jpg", quality=95)
+    smooth.save(tmp_path / "smooth.png")
+    half = open_image(tmp_path / "smooth.jpg", reduce=2)
+    assert (half.mode, half.size) == ("RGB", (100, 60))
+    full = np.asarray(open_image(tmp_path / "smooth.jpg"), float)
+    box = full.reshape(60, 2, 100, 2, 3).mean(axis=(1, 3))
+    assert np.abs(np.asarray(half, float) - box).max() <= 3  # each pixel about its 2x2 block's mean
+    assert open_image(tmp_path / "smooth.png", reduce=2).size == (200, 120)
+    with pytest.raises(ValueError, match="reduce must be"):
+        open_image(tmp_path / "smooth.jpg", reduce=3)
+
+
 @pytest.mark.parametrize("background", [True, False])
 def test_reading_errors_are_raised_by_result_as_open_image_raises_them(tmp_path, background):
     cut = tmp_path / "cut.jpg"
