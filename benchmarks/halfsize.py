@@ -6,8 +6,8 @@
 their width and height (``Image.draft``). This measures what that does to a look on photos it was
 not trained on: each look of ``benchmarks.realworld`` (made by people) is trained, with default
 options, on each large camera photo of Debian's ``lomiri-wallpapers-16.04`` and
-``lomiri-wallpapers-20.04`` (8–20 MP, CC-BY-SA 4.0 / CC-BY 4.0 as their copyright files state; the
-BEFORE is the photo's own JPEG, the AFTER its exact look saved as JPEG q90 4:2:0), once decoded in
+``lomiri-wallpapers-20.04`` (8–20 MP; licences as the packages' copyright files state them, in
+``PHOTOS``; the BEFORE is the photo's own JPEG, the AFTER its exact look saved as JPEG q90 4:2:0), once decoded in
 full and once at half size, through ``open_pairs`` as the train command calls it; each model is
 scored (mean ΔE00 against the exact look) on the realworld benchmark's 17 photos of ~1 MP.
 """
@@ -30,7 +30,9 @@ from .realworld.data import debian_package, log, look_function, look_names, phot
 from .realworld.photos import JPEG_QUALITY, PhotoSet, colour_scores
 from .realworld.worker import look_on_colours
 
-#: The camera photos of 8 MP or more in those packages (the others there are drawings and renders).
+#: The camera photos of 8 MP or more in those packages (the others there are drawings and renders),
+#: with their licences: Bridge, Dragonfly CC-BY-SA 4.0; Wine, sunset CC-BY 4.0; seeding CC0 1.0;
+#: Kleiber CC-BY-SA 3.0.
 PHOTOS = {
     "lomiri-wallpapers-16.04": (
         "Bridge_by_Sander_Klootwijk",

@@ -26,7 +26,7 @@ from .images import DEFAULT_MAX_PIXELS, jpeg_size, open_image, pixel_array
 #: A pair of JPEGs of this many pixels or more is trained on at half its width and height
 #: (``open_pairs(halve_large_jpegs=True)``): the decoder does a quarter of the work, the cells a
 #: quarter, and 2 MP or more of colours remain, with JPEG's noise averaged over 2×2 pixels
-#: (benchmarks/RESULTS.md, "Train: decoding at half size").
+#: (benchmarks/RESULTS.md, "Training a large JPEG pair at half size").
 HALF_DECODE_PIXELS = 8_000_000
 
 

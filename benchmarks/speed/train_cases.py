@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from nnfilter import Look, TrainConfig
 from nnfilter.data import pair_samples
 from nnfilter.images import open_image
+from nnfilter.pairs import open_pairs
 from nnfilter.train import train
 
 from .heldout import Target
@@ -123,12 +123,12 @@ def section_train_breakdown(plan: Plan) -> Section:
     runs = max(1, plan.train_runs)
     paths = (INPUTS / "B12.jpg", INPUTS / "A12.jpg")
 
-    def decode() -> tuple[np.ndarray, np.ndarray]:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            return tuple(np.asarray(image).reshape(-1, 3) for image in pool.map(open_image, paths))
+    def decode() -> tuple[np.ndarray, np.ndarray]:  # as `nnfilter train` does: at half size (8 MP or more)
+        (pair,) = open_pairs([paths], halve_large_jpegs=True)
+        return tuple(np.asarray(image).reshape(-1, 3) for image in (pair.before, pair.after))
 
     t_decode, (before, after) = timed(decode, runs)
-    t_one, _ = timed(lambda: open_image(paths[0]), runs)
+    t_one, _ = timed(lambda: open_image(paths[0], reduce=2), runs)
     t_cells, samples = timed(lambda: pair_samples(before, after), runs)
     t_loop, result = timed(lambda: train(samples, TrainConfig()), runs)
     steps = len(result.history) * -(-len(samples) // TrainConfig().batch_size)
@@ -138,8 +138,8 @@ def section_train_breakdown(plan: Plan) -> Section:
             "",
             "| step | time |",
             "|---|---:|",
-            f"| decode the pair (`open_image`, two threads) | {spread(t_decode)} |",
-            f"| decode one photo alone | {spread(t_one)} |",
+            f"| decode the pair at half size (`pairs.open_pairs`, two threads) | {spread(t_decode)} |",
+            f"| decode one photo alone at half size | {spread(t_one)} |",
             f"| cells (`data.pair_samples`: {before.shape[0] / 1e6:.1f} MP → {len(samples):,} samples) | "
             f"{spread(t_cells)} |",
             f"| gradient loop (`train.train`: {len(result.history)} epochs, {steps:,} steps, "
