@@ -108,11 +108,13 @@ class EpochReport:
 
 @dataclass
 class TrainResult:
-    """The best model found, the per-epoch history and why training stopped."""
+    """The best model found, the per-epoch history, why training stopped and how many gradient
+    steps its completed epochs took (batches of the samples and the prior anchors)."""
 
     model: MLP
     history: list[EpochReport]
     stop_reason: str
+    steps: int
 
     @property
     def interrupted(self) -> bool:
@@ -312,4 +314,4 @@ def _train(samples, config, on_epoch) -> TrainResult:
     if stop_reason == "epochs":
         final_error = error(predict(best_model, cells.inputs), cells.targets, cell_weights)
         _check_useful(final_error, trivial_errors(cells, cell_weights), lr)
-    return TrainResult(best_model, history, stop_reason)
+    return TrainResult(best_model, history, stop_reason, len(history) * len(batches))

@@ -91,6 +91,16 @@ def test_same_seed_gives_same_model_and_other_seed_differs():
     assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
 
 
+def test_steps_count_the_batches_of_every_epoch_with_the_anchors():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (300, 4)).astype(np.float32)
+    samples = ColourSamples(x, x**2, np.ones(300, np.float32))
+    plain = TrainConfig(hidden=[6], epochs=3, batch_size=64, validation_share=0.0, prior_weight=0.0)
+    assert train(samples, plain).steps == 3 * 5  # 300 samples: 4 batches of 64 and one of 44
+    anchored = train(samples, TrainConfig(hidden=[6], epochs=3, batch_size=64, validation_share=0.0))
+    assert anchored.steps > 3 * 5 and anchored.steps % 3 == 0  # the empty cells' anchors: more batches
+
+
 def test_the_option_names_are_what_the_maths_implements():
     from nnfilter import config
     from nnfilter.train import OPTIMIZERS

@@ -131,7 +131,7 @@ def section_train_breakdown(plan: Plan) -> Section:
     t_one, _ = timed(lambda: open_image(paths[0], reduce=2), runs)
     t_cells, samples = timed(lambda: pair_samples(before, after), runs)
     t_loop, result = timed(lambda: train(samples, TrainConfig()), runs)
-    steps = len(result.history) * -(-len(samples) // TrainConfig().batch_size)
+    steps = result.steps
     return Section(
         [
             "### Train: where the time goes (12 MP pair, default options, in one process)",
