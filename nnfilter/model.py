@@ -51,12 +51,20 @@ def split_views(vector: np.ndarray, shapes: Iterable[tuple[int, ...]]) -> list[n
     return views
 
 
+#: 0.5 and 1 as 0-d arrays: numpy takes an array operand faster than a Python number, which it
+#: converts on every call (~0.4 µs of a ~1 µs call on a training step's arrays). Both are exact in
+#: every float type, so results are the same as with the numbers.
+HALF = np.array(0.5, np.float32)
+ONE = np.array(1.0, np.float32)
+HALF.flags.writeable = ONE.flags.writeable = False
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     # In place, as 0.5 tanh(z / 2) + 0.5: equal to 1 / (1 + exp(-z)), and never overflows.
-    z *= 0.5
+    np.multiply(z, HALF, out=z)
     np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
+    np.multiply(z, HALF, out=z)
+    np.add(z, HALF, out=z)
     return z
 
 
@@ -85,7 +93,7 @@ ACTIVATIONS = {
 # Each derivative is written in terms of the activation's *output* a (as in scikit-learn's
 # ``_base.py``): it multiplies ``delta`` in place by f'(z) without needing z.
 DERIVATIVES = {
-    "sigmoid": lambda a, delta: np.multiply(delta, a * (1 - a), out=delta),
+    "sigmoid": lambda a, delta: np.multiply(delta, a * np.subtract(ONE, a), out=delta),
     "tanh": lambda a, delta: np.multiply(delta, 1 - a * a, out=delta),
     "relu": lambda a, delta: np.multiply(delta, a > 0, out=delta),
     "leaky-relu": lambda a, delta: np.multiply(delta, np.where(a > 0, 1.0, LEAKY_SLOPE), out=delta),
@@ -212,8 +220,8 @@ def layer_inputs(model: MLP, x: np.ndarray) -> list[np.ndarray]:
 def _sigmoid_of_halved(z: np.ndarray) -> np.ndarray:
     # In place, for z already halved: sigmoid(2 z) = 0.5 tanh(z) + 0.5.
     np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
+    np.multiply(z, HALF, out=z)
+    np.add(z, HALF, out=z)
     return z
 
 
@@ -282,7 +290,7 @@ def error(out: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> 
 
 def _mse_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
     # dL/da = 2 (a - y), times sigmoid' = a (1 - a)  ->  2 (a - y) a (1 - a)
-    delta = np.subtract(1, out)
+    delta = np.subtract(ONE, out)
     delta *= out
     delta *= residual
     delta *= 2 * scale

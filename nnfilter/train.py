@@ -13,6 +13,7 @@ from .config import TrainConfig
 from .data import ColourSamples, split_validation, with_prior_anchors
 from .errors import TrainingDivergedError
 from .model import (
+    HALF,
     MLP,
     backward_pass,
     error,
@@ -30,7 +31,7 @@ class SGD:
 
     def __init__(self, params: list[np.ndarray], lr: float, momentum: float = 0.0):
         self.lr = lr
-        self.momentum = momentum
+        self.momentum = np.array(momentum, params[0].dtype)  # an array: numpy takes it faster (see HALF)
         self.velocities = [np.zeros_like(p) for p in params]
         self._scratch = [np.empty_like(p) for p in params]
 
@@ -65,6 +66,10 @@ class Adam:
     ):
         self.lr, self.beta1, self.beta2, self.epsilon = lr, beta1, beta2, epsilon
         self.t = 0
+        # The constants of every step, as arrays of the parameters' type (see model.HALF).
+        dtype = params[0].dtype
+        self._beta1, self._beta2 = np.array(beta1, dtype), np.array(beta2, dtype)
+        self._epsilon = np.array(epsilon / math.sqrt(1 - beta2), dtype)
         self.ms = [np.zeros_like(p) for p in params]  # m / (1 - beta1)
         self.vs = [np.zeros_like(p) for p in params]  # v / (1 - beta2)
         self._scratch = [np.empty_like(p) for p in params]  # so that a step allocates nothing
@@ -75,14 +80,13 @@ class Adam:
         beta1, beta2 = self.beta1, self.beta2
         root = math.sqrt(1 - beta2)
         step = self.lr * math.sqrt(1 - beta2**self.t) / (1 - beta1**self.t) * (1 - beta1) / root
-        epsilon = self.epsilon / root
         for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch, strict=True):
-            m *= beta1
+            m *= self._beta1
             m += g
-            v *= beta2
+            v *= self._beta2
             v += np.square(g, out=t)
             np.sqrt(v, out=t)
-            t += epsilon
+            t += self._epsilon
             np.divide(m, t, out=t)
             t *= step
             p -= t
@@ -289,7 +293,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
             # Each sample's share of its batch's loss: its weight over 4 times the batch's weight sum.
             scales.fill((ws / np.repeat(np.add.reduceat(ws, starts) * n_channels, batch_sizes))[:, None])
             for batch_inputs, y, residual, s in batches:
-                np.multiply(params, 0.5, out=halved)
+                np.multiply(params, HALF, out=halved)
                 out = forward_pass(layers, batch_inputs, activation, halved_layers)
                 np.subtract(out, y, out=residual)
                 delta = output_delta(out, residual, s, loss)
