@@ -241,8 +241,9 @@ def learn_look_from_files(
     on_epoch: Callable[[EpochReport], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[Look, TrainResult]:
-    """Train a look from (before, after) image files; records their names and SHA-256."""
-    return learn_look_from_pairs(open_pairs(pairs, max_pixels), config, on_epoch)
+    """Train a look from (before, after) image files, as ``nnfilter train`` does (a pair of large
+    JPEGs at half size, see ``pairs.HALF_DECODE_PIXELS``); records their names and SHA-256."""
+    return learn_look_from_pairs(open_pairs(pairs, max_pixels, halve_large_jpegs=True), config, on_epoch)
 
 
 def learn_look_from_pairs(
