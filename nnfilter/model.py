@@ -13,10 +13,9 @@ curves, but a look that mixes channels then misses by ~8 levels on new images.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -60,45 +59,29 @@ ONE = np.array(1.0, np.float32)
 HALF.flags.writeable = ONE.flags.writeable = False
 
 
-#: One numpy call with its arrays bound (``functools.partial``). A pass is built as a list of them
-#: once per set of buffers and run as often as needed: a training step then pays for its ~40 numpy
-#: calls and nothing else (no views made, no names looked up, no temporaries allocated).
-Op = Callable[[], object]
-
-
-def run(ops: Iterable[Op]) -> None:
-    """Make every call of ``ops``, in order."""
-    for op in ops:
-        op()
-
-
-def _sigmoid_of_halved(z: np.ndarray) -> list[Op]:
-    # In place, for z already halved: sigmoid(2 z) = 0.5 tanh(z) + 0.5.
-    return [partial(np.tanh, z, out=z), partial(np.multiply, z, HALF, out=z), partial(np.add, z, HALF, out=z)]
-
-
-def _sigmoid(z: np.ndarray) -> list[Op]:
+def _sigmoid(z: np.ndarray) -> np.ndarray:
     # In place, as 0.5 tanh(z / 2) + 0.5: equal to 1 / (1 + exp(-z)), and never overflows.
-    return [partial(np.multiply, z, HALF, out=z), *_sigmoid_of_halved(z)]
+    np.multiply(z, HALF, out=z)
+    np.tanh(z, out=z)
+    np.multiply(z, HALF, out=z)
+    np.add(z, HALF, out=z)
+    return z
 
 
-def _tanh(z: np.ndarray) -> list[Op]:
-    return [partial(np.tanh, z, out=z)]
+def _tanh(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z, out=z)
 
 
-def _relu(z: np.ndarray) -> list[Op]:
-    return [partial(np.maximum, z, 0, out=z)]
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0, out=z)
 
 
-def _leaky_relu(z: np.ndarray) -> list[Op]:
-    sloped = np.empty_like(z)
-    return [partial(np.multiply, z, LEAKY_SLOPE, out=sloped), partial(np.maximum, z, sloped, out=z)]
+def _leaky_relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, LEAKY_SLOPE * z, out=z)  # the slope is below 1
 
 
 LEAKY_SLOPE = 0.01
 
-#: Per activation, the calls that apply it to z in place (training writes each layer's output
-#: into a buffer).
 ACTIVATIONS = {
     "sigmoid": _sigmoid,
     "tanh": _tanh,
@@ -106,41 +89,14 @@ ACTIVATIONS = {
     "leaky-relu": _leaky_relu,
 }
 
-
-def _sigmoid_derivative(a: np.ndarray, delta: np.ndarray) -> list[Op]:
-    slope = np.empty_like(a)  # a (1 - a)
-    return [
-        partial(np.subtract, ONE, a, out=slope),
-        partial(np.multiply, a, slope, out=slope),
-        partial(np.multiply, delta, slope, out=delta),
-    ]
-
-
-def _tanh_derivative(a: np.ndarray, delta: np.ndarray) -> list[Op]:
-    slope = np.empty_like(a)  # 1 - a²
-    return [
-        partial(np.multiply, a, a, out=slope),
-        partial(np.subtract, ONE, slope, out=slope),
-        partial(np.multiply, delta, slope, out=delta),
-    ]
-
-
-def _relu_derivative(a: np.ndarray, delta: np.ndarray) -> list[Op]:
-    positive = np.empty(a.shape, bool)
-    return [partial(np.greater, a, 0, out=positive), partial(np.multiply, delta, positive, out=delta)]
-
-
-def _leaky_relu_derivative(a: np.ndarray, delta: np.ndarray) -> list[Op]:
-    return [lambda: np.multiply(delta, np.where(a > 0, 1.0, LEAKY_SLOPE), out=delta)]
-
-
+# Every activation works in place (training writes each layer's output into a buffer).
 # Each derivative is written in terms of the activation's *output* a (as in scikit-learn's
-# ``_base.py``): its calls multiply ``delta`` in place by f'(z) without needing z.
+# ``_base.py``): it multiplies ``delta`` in place by f'(z) without needing z.
 DERIVATIVES = {
-    "sigmoid": _sigmoid_derivative,
-    "tanh": _tanh_derivative,
-    "relu": _relu_derivative,
-    "leaky-relu": _leaky_relu_derivative,
+    "sigmoid": lambda a, delta: np.multiply(delta, a * np.subtract(ONE, a), out=delta),
+    "tanh": lambda a, delta: np.multiply(delta, 1 - a * a, out=delta),
+    "relu": lambda a, delta: np.multiply(delta, a > 0, out=delta),
+    "leaky-relu": lambda a, delta: np.multiply(delta, np.where(a > 0, 1.0, LEAKY_SLOPE), out=delta),
 }
 
 # Uniform init bounds sqrt(factor / (fan_in + fan_out)): Glorot's factor 6 for tanh (and the
@@ -261,38 +217,45 @@ def layer_inputs(model: MLP, x: np.ndarray) -> list[np.ndarray]:
     return inputs
 
 
-def forward_ops(
+def _sigmoid_of_halved(z: np.ndarray) -> np.ndarray:
+    # In place, for z already halved: sigmoid(2 z) = 0.5 tanh(z) + 0.5.
+    np.tanh(z, out=z)
+    np.multiply(z, HALF, out=z)
+    np.add(z, HALF, out=z)
+    return z
+
+
+def forward_pass(
     layers: list[np.ndarray],
     inputs: list[np.ndarray],
     activation: str,
     halved: list[np.ndarray] | None = None,
-) -> list[Op]:
-    """The calls of the forward pass, in place: each layer's ``z = layer.T @ input`` (weights,
-    bias and skip at once, see ``MLP.stacked``), through its activation, into the next layer's
-    input; the output ends in ``inputs[-1]`` (4, n).
+) -> np.ndarray:
+    """The forward pass in place: each layer's ``z = layer.T @ input`` (weights, bias and skip at
+    once, see ``MLP.stacked``), through its activation, into the next layer's input.
 
-    ``inputs`` are buffers as ``layer_inputs`` makes them. ``halved``, the same layers times 0.5
-    (a halved copy of the vector, laid out alike), saves each sigmoid layer one multiplication of
-    its output: training's steps are short enough for it to count. Halving is exact in floating
-    point, so the output is the same either way.
+    ``inputs`` are buffers as ``layer_inputs`` makes them; returns the output (4, n). ``halved``,
+    the same layers times 0.5 (a halved copy of the vector, laid out alike), saves each sigmoid
+    layer one multiplication of its output: training's steps are short enough for it to count.
+    Halving is exact in floating point, so the output is the same either way.
     """
-    hidden = ACTIVATIONS[activation]
+    hidden_fn = ACTIVATIONS[activation]
     last = len(layers) - 1
-    ops: list[Op] = []
     for i, layer in enumerate(layers):
         out = inputs[i + 1][: layer.shape[1]]
         if halved is not None and (i == last or activation == "sigmoid"):
-            ops += [partial(np.dot, halved[i].T, inputs[i], out=out), *_sigmoid_of_halved(out)]
+            _sigmoid_of_halved(np.dot(halved[i].T, inputs[i], out=out))
         else:
-            ops += [partial(np.dot, layer.T, inputs[i], out=out), *(_sigmoid if i == last else hidden)(out)]
-    return ops
+            z = np.dot(layer.T, inputs[i], out=out)
+            _sigmoid(z) if i == last else hidden_fn(z)
+    return inputs[-1]
 
 
 def forward(model: MLP, x: np.ndarray) -> list[np.ndarray]:
     """Every layer's input for a batch ``x`` of shape (n, 4), then the output (4, n), for backprop:
     ``layer_inputs``'s buffers, filled."""
     inputs = layer_inputs(model, x)
-    run(forward_ops(model.stacked(_parameter_vector(model)), inputs, model.activation))
+    forward_pass(model.stacked(_parameter_vector(model)), inputs, model.activation)
     return inputs
 
 
@@ -325,65 +288,51 @@ def error(out: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> 
     return _weighted_mse(out, y, weights)
 
 
-def _mse_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray, delta: np.ndarray) -> list[Op]:
+def _mse_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
     # dL/da = 2 (a - y), times sigmoid' = a (1 - a)  ->  2 (a - y) a (1 - a)
-    doubled = np.empty_like(scale)
-    return [
-        partial(np.subtract, ONE, out, out=delta),
-        partial(np.multiply, delta, out, out=delta),
-        partial(np.multiply, delta, residual, out=delta),
-        partial(np.multiply, scale, 2, out=doubled),
-        partial(np.multiply, delta, doubled, out=delta),
-    ]
+    delta = np.subtract(ONE, out)
+    delta *= out
+    delta *= residual
+    delta *= 2 * scale
+    return delta
 
 
-def _cross_entropy_delta(
-    out: np.ndarray, residual: np.ndarray, scale: np.ndarray, delta: np.ndarray
-) -> list[Op]:
+def _cross_entropy_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray) -> np.ndarray:
     # dL/da = (a - y) / (a (1 - a)), times sigmoid' = a (1 - a)  ->  (a - y)
-    return [partial(np.multiply, residual, scale, out=delta)]
+    return residual * scale
 
 
-#: Per loss, the calls that write dL/dz of the sigmoid output layer (see ``output_delta_ops``);
-#: the keys are ``LOSSES``'.
+#: Per loss, dL/dz of the sigmoid output layer (see ``output_delta``); the keys are ``LOSSES``'.
 OUTPUT_DELTAS = {"mse": _mse_delta, "cross-entropy": _cross_entropy_delta}
 
 
-def output_delta_ops(
-    out: np.ndarray, residual: np.ndarray, scale: np.ndarray, loss: str, delta: np.ndarray
-) -> list[Op]:
-    """The calls that write into ``delta`` dL/dz of the sigmoid output layer, from its output
-    ``a`` (4, n), the ``residual`` a - y and each sample's share of the loss, ``scale`` (1, n):
-    its weight over 4 times the weights' sum."""
+def output_delta(out: np.ndarray, residual: np.ndarray, scale: np.ndarray, loss: str) -> np.ndarray:
+    """dL/dz of the sigmoid output layer, from its output ``a`` (4, n), the ``residual`` a - y and
+    each sample's share of the loss, ``scale`` (1, n): its weight over 4 times the weights' sum."""
     try:
-        delta_ops = OUTPUT_DELTAS[loss]
+        delta_fn = OUTPUT_DELTAS[loss]
     except KeyError:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}") from None
-    return delta_ops(out, residual, scale, delta)
+    return delta_fn(out, residual, scale)
 
 
-def backward_ops(
+def backward_pass(
     layers: list[np.ndarray],
     inputs: list[np.ndarray],
     delta: np.ndarray,
     activation: str,
     grads: list[np.ndarray],
-) -> list[Op]:
-    """The calls of backpropagation from the output layer's ``delta`` (dL/dz, (4, n)) and the
-    forward pass's ``inputs``: each layer's gradient ``input @ delta.T`` (weights, bias and skip
-    rows at once) into ``grads`` (shaped as ``layers``); then the delta of the layer below,
-    ``W @ delta`` times the derivative of its activation, in a buffer of its own."""
+) -> None:
+    """Backpropagation from the output layer's ``delta`` (dL/dz, (4, n)) and the forward pass's
+    ``inputs``: each layer's gradient ``input @ delta.T`` (weights, bias and skip rows at once) into
+    ``grads`` (shaped as ``layers``); then the delta of the layer below: ``W @ delta`` times the
+    derivative of its activation."""
     derivative = DERIVATIVES[activation]
-    ops: list[Op] = []
     for i in range(len(layers) - 1, -1, -1):
-        ops.append(partial(np.dot, inputs[i], delta.T, out=grads[i]))
+        np.dot(inputs[i], delta.T, out=grads[i])
         if i > 0:
             fan_in = layers[i - 1].shape[1]
-            weights = layers[i][:fan_in]
-            below = np.empty((fan_in, delta.shape[1]), np.result_type(weights, delta))
-            ops += [partial(np.dot, weights, delta, out=below), *derivative(inputs[i][:fan_in], below)]
-            delta = below
-    return ops
+            delta = derivative(inputs[i][:fan_in], np.dot(layers[i][:fan_in], delta))
 
 
 def backward(
@@ -398,8 +347,11 @@ def backward(
     scale = (sample_weight / (sample_weight.sum() * len(out)))[None, :].astype(out.dtype)
     params = _parameter_vector(model)
     grad = np.empty_like(params, dtype=out.dtype)
-    residual = out - y.T
-    delta = np.empty(out.shape, np.result_type(out, residual, scale))
-    run(output_delta_ops(out, residual, scale, loss, delta))
-    run(backward_ops(model.stacked(params), inputs, delta, model.activation, model.stacked(grad)))
+    backward_pass(
+        model.stacked(params),
+        inputs,
+        output_delta(out, out - y.T, scale, loss),
+        model.activation,
+        model.stacked(grad),
+    )
     return split_views(grad, [p.shape for p in model.parameters()])

@@ -6,7 +6,6 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -16,14 +15,13 @@ from .errors import TrainingDivergedError
 from .model import (
     HALF,
     MLP,
-    Op,
-    backward_ops,
+    backward_pass,
     error,
-    forward_ops,
+    forward_pass,
     init_mlp,
     layer_inputs,
     one_blas_thread,
-    output_delta_ops,
+    output_delta,
     predict,
 )
 
@@ -33,27 +31,16 @@ class SGD:
 
     def __init__(self, params: list[np.ndarray], lr: float, momentum: float = 0.0):
         self.lr = lr
-        dtype = params[0].dtype  # the constants as arrays: numpy takes them faster (see model.HALF)
-        self._momentum, self._lr = np.array(momentum, dtype), np.array(lr, dtype)
+        self.momentum = np.array(momentum, params[0].dtype)  # an array: numpy takes it faster (see HALF)
         self.velocities = [np.zeros_like(p) for p in params]
         self._scratch = [np.empty_like(p) for p in params]
 
-    def step_ops(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[Op]:
-        """The calls that move every parameter in place one step against its gradient, once
-        ``advance`` has been called for that step."""
-        ops: list[Op] = []
+    def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Move every parameter in place one step against its gradient."""
         for p, v, g, t in zip(params, self.velocities, grads, self._scratch, strict=True):
-            ops += [
-                partial(np.multiply, v, self._momentum, out=v),
-                partial(np.multiply, self._lr, g, out=t),
-                partial(np.subtract, v, t, out=v),  # v = momentum v - lr g
-                partial(np.add, p, v, out=p),
-            ]
-        return ops
-
-    def advance(self) -> None:
-        """Ready the next step (at the rate ``lr`` now holds)."""
-        self._lr[()] = self.lr
+            v *= self.momentum
+            v -= np.multiply(self.lr, g, out=t)  # v = momentum v - lr g
+            p += v
 
     @classmethod
     def from_config(cls, params: list[np.ndarray], config: TrainConfig) -> SGD:
@@ -83,44 +70,33 @@ class Adam:
         dtype = params[0].dtype
         self._beta1, self._beta2 = np.array(beta1, dtype), np.array(beta2, dtype)
         self._epsilon = np.array(epsilon / math.sqrt(1 - beta2), dtype)
-        self._step = np.array(0.0, dtype)  # this step's size, set by ``advance``
         self.ms = [np.zeros_like(p) for p in params]  # m / (1 - beta1)
         self.vs = [np.zeros_like(p) for p in params]  # v / (1 - beta2)
         self._scratch = [np.empty_like(p) for p in params]  # so that a step allocates nothing
 
-    def step_ops(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[Op]:
-        """The calls that move every parameter in place one Adam step, once ``advance`` has been
-        called for that step."""
-        ops: list[Op] = []
-        for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch, strict=True):
-            ops += [
-                partial(np.multiply, m, self._beta1, out=m),
-                partial(np.add, m, g, out=m),
-                partial(np.multiply, v, self._beta2, out=v),
-                partial(np.square, g, out=t),
-                partial(np.add, v, t, out=v),
-                partial(np.sqrt, v, out=t),
-                partial(np.add, t, self._epsilon, out=t),
-                partial(np.divide, m, t, out=t),
-                partial(np.multiply, t, self._step, out=t),
-                partial(np.subtract, p, t, out=p),
-            ]
-        return ops
-
-    def advance(self) -> None:
-        """Ready the next step: its bias-corrected size at the rate ``lr`` now holds."""
+    def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Move every parameter in place one Adam step."""
         self.t += 1
         beta1, beta2 = self.beta1, self.beta2
         root = math.sqrt(1 - beta2)
-        self._step[()] = self.lr * math.sqrt(1 - beta2**self.t) / (1 - beta1**self.t) * (1 - beta1) / root
+        step = self.lr * math.sqrt(1 - beta2**self.t) / (1 - beta1**self.t) * (1 - beta1) / root
+        for p, m, v, g, t in zip(params, self.ms, self.vs, grads, self._scratch, strict=True):
+            m *= self._beta1
+            m += g
+            v *= self._beta2
+            v += np.square(g, out=t)
+            np.sqrt(v, out=t)
+            t += self._epsilon
+            np.divide(m, t, out=t)
+            t *= step
+            p -= t
 
     @classmethod
     def from_config(cls, params: list[np.ndarray], config: TrainConfig) -> Adam:
         return cls(params, config.learning_rate())
 
 
-#: The optimizers by name (``config.OPTIMIZER_NAMES``); each is made by ``from_config(params, config)``
-#: and moves the parameters by ``advance()`` and then the calls of ``step_ops(params, grads)``.
+#: The optimizers by name (``config.OPTIMIZER_NAMES``); each is made by ``from_config(params, config)``.
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
@@ -275,7 +251,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
     # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
     layers, layer_grads = model.stacked(params), model.stacked(grad)
     lr = config.learning_rate()
-    halved = np.empty_like(params)  # see forward_ops
+    halved = np.empty_like(params)  # see forward_pass
     halved_layers = model.stacked(halved)
     optimizer = OPTIMIZERS[config.optimizer].from_config([params], config)
     n, n_channels = len(train_set), train_set.targets.shape[1]
@@ -289,27 +265,15 @@ def _train(samples, config, on_epoch) -> TrainResult:
     inputs = [_Batches(n, len(a), config.batch_size, dtype) for a in unshuffled]
     outputs, targets, residuals = (_Batches(n, n_channels, config.batch_size, dtype) for _ in range(3))
     scales = _Batches(n, 1, config.batch_size, dtype)
-    # Each batch's step as the list of its numpy calls on those buffers, made once (see model.Op).
-    update = optimizer.step_ops([params], [grad])
-    steps = []
-    for batch_inputs, y, residual, s in zip(
-        zip(*(b.batches for b in (*inputs, outputs)), strict=True),
-        targets.batches,
-        residuals.batches,
-        scales.batches,
-        strict=True,
-    ):
-        out, delta = batch_inputs[-1], np.empty_like(batch_inputs[-1])
-        steps.append(
-            [
-                partial(np.multiply, params, HALF, out=halved),
-                *forward_ops(layers, batch_inputs, model.activation, halved_layers),
-                partial(np.subtract, out, y, out=residual),
-                *output_delta_ops(out, residual, s, config.loss, delta),
-                *backward_ops(layers, batch_inputs, delta, model.activation, layer_grads),
-                *update,
-            ]
+    batches = list(
+        zip(
+            zip(*(b.batches for b in (*inputs, outputs)), strict=True),
+            targets.batches,
+            residuals.batches,
+            scales.batches,
+            strict=True,
         )
+    )
     starts = np.arange(0, n, config.batch_size)
     batch_sizes = np.diff(np.append(starts, n))
 
@@ -317,6 +281,7 @@ def _train(samples, config, on_epoch) -> TrainResult:
     history: list[EpochReport] = []
     stop_reason = "epochs"
     epochs = config.epochs_for(n)
+    activation, loss = model.activation, config.loss
     try:
         for epoch in range(1, epochs + 1):
             optimizer.lr = lr * cosine_schedule(epoch, epochs)
@@ -327,10 +292,13 @@ def _train(samples, config, on_epoch) -> TrainResult:
             ws = weights[order]
             # Each sample's share of its batch's loss: its weight over 4 times the batch's weight sum.
             scales.fill((ws / np.repeat(np.add.reduceat(ws, starts) * n_channels, batch_sizes))[:, None])
-            for ops in steps:
-                optimizer.advance()
-                for op in ops:
-                    op()
+            for batch_inputs, y, residual, s in batches:
+                np.multiply(params, HALF, out=halved)
+                out = forward_pass(layers, batch_inputs, activation, halved_layers)
+                np.subtract(out, y, out=residual)
+                delta = output_delta(out, residual, s, loss)
+                backward_pass(layers, batch_inputs, delta, activation, layer_grads)
+                optimizer.update_params([params], [grad])
             # The residuals as each batch was trained on: the epoch's weighted squared error.
             squared_error = float(np.dot(ws, np.square(residuals.samples()).sum(axis=1)))
             train_error = squared_error / (total_weight * n_channels)
@@ -350,4 +318,4 @@ def _train(samples, config, on_epoch) -> TrainResult:
     if stop_reason == "epochs":
         final_error = error(predict(best_model, cells.inputs), cells.targets, cell_weights)
         _check_useful(final_error, trivial_errors(cells, cell_weights), lr)
-    return TrainResult(best_model, history, stop_reason, len(history) * len(steps))
+    return TrainResult(best_model, history, stop_reason, len(history) * len(batches))
