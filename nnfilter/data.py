@@ -139,24 +139,16 @@ def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
     return basis
 
 
-def _prior_channels(rgb: np.ndarray) -> list[np.ndarray]:
-    """What the additive prior has one curve of: R, G, B, the luma Y and the chroma Cb and Cr (as
-    JPEG's YCbCr, scaled to [0, 1]). The chroma curves let it learn looks that act on saturation
-    (digiKam's washout, pilgram's maven), which a sum of curves of R, G, B and Y cannot."""
-    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-    luma = rgb @ np.array(LUMA_WEIGHTS)
-    return [r, g, b, luma, (b - luma) / 1.772 + 0.5, (r - luma) / 1.402 + 0.5]
-
-
 def _prior_features(rgb: np.ndarray) -> np.ndarray:
-    """The additive prior's design matrix: a hat basis of each of ``_prior_channels``."""
-    return np.column_stack([hat_basis(c, PRIOR_KNOTS) for c in _prior_channels(rgb)])
+    """The additive prior's design matrix: a hat basis of each of R, G, B and the luma."""
+    channels = [rgb[:, 0], rgb[:, 1], rgb[:, 2], rgb @ np.array(LUMA_WEIGHTS)]
+    return np.column_stack([hat_basis(c, PRIOR_KNOTS) for c in channels])
 
 
 def additive_fit(samples: ColourSamples, weights: np.ndarray) -> np.ndarray:
-    """Fit each output channel as a sum of one curve of each input channel, of the luma and of the
-    two chroma channels (weighted least squares, curvature penalised): the coefficients, shape
-    (6 * (knots + 1), 4), for the four output channels (alpha included, as a function of the colour).
+    """Fit each output channel as a sum of one curve of each input channel and one of the luma
+    (weighted least squares, curvature penalised): the coefficients, shape (4 * (knots + 1), 4), for
+    the four output channels (alpha included, as a function of the colour).
 
     Such a model learns tone curves, channel mixing and saturation from the colours a photo shows
     and continues them to colours it does not: a blue sky far from a brown photo's colours gets the
@@ -166,12 +158,11 @@ def additive_fit(samples: ColourSamples, weights: np.ndarray) -> np.ndarray:
     x = _prior_features(samples.inputs[:, :3].astype(np.float64))
     w = weights / weights.sum()
     n_knots = PRIOR_KNOTS + 1
-    n_curves = x.shape[1] // n_knots
     second_difference = np.diff(np.eye(n_knots), 2, axis=0)
-    penalty = np.kron(np.eye(n_curves), second_difference.T @ second_difference)
+    penalty = np.kron(np.eye(4), second_difference.T @ second_difference)
     # What the data leave open (the curves' constants add up; a photo of one colour fixes no slope)
     # a tiny ridge settles as the identity would: each channel its own straight curve, alpha 1.
-    identity = np.zeros((n_curves * n_knots, 4))
+    identity = np.zeros((4 * n_knots, 4))
     for c in range(3):
         identity[c * n_knots : (c + 1) * n_knots, c] = np.linspace(0, 1, n_knots)
     identity[:n_knots, 3] = 1
