@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .speed.provenance import cpu_model
+
 WIDTH, HEIGHT = 6000, 4000
 FLOOR = """
 import sys, tifffile
@@ -80,15 +82,7 @@ def main() -> None:
     for _ in range(options.runs):
         for name, command in commands.items():
             times[name].append(run(command))
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        "unknown",
-    )
-    print(f"CPU: {cpu}; {options.runs} interleaved runs each, whole processes")
+    print(f"CPU: {cpu_model()}; {options.runs} interleaved runs each, whole processes")
     for name, values in times.items():
         print(
             f"{name:32} median {statistics.median(values):6.2f} s  (runs: {', '.join(f'{v:.2f}' for v in values)})"
