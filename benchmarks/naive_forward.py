@@ -24,6 +24,7 @@ def as_float64(model: MLP) -> MLP:
         [b.astype(np.float64) for b in model.biases],
         model.activation,
         None if model.skip is None else model.skip.astype(np.float64),
+        None if model.prior is None else model.prior.astype(np.float64),
     )
 
 

@@ -412,10 +412,10 @@ def info(model, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"layer_sizes": sizes, **look.metadata}, indent=2, sort_keys=True))
         return
-    click.echo(
-        f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, "
-        f"sigmoid output{' with a skip path' if look.model.skip is not None else ''})"
-    )
+    skip = "" if look.model.skip is None else " with a skip path"
+    if look.model.prior is not None:
+        skip += " from an additive prior"
+    click.echo(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, sigmoid output{skip})")
     for key, value in sorted(look.metadata.items()):
         if key not in ("activation", "coverage"):  # the coverage mask is for --json
             click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")

@@ -5,8 +5,8 @@ changes nearby colours alike. So pixels are grouped into cells of a ``2**bits``-
 RGBA grid: each occupied cell becomes one sample, whose input is the mean source colour of its
 pixels, whose target is the mean of their target colours (which also averages JPEG noise away)
 and whose count is kept so that the loss can weigh cells by how often they occur. Where the
-pairs show no colour, prior anchors (``with_prior_anchors``) continue the look as an additive
-model of per-channel curves fitted to the cells (``additive_fit``) would.
+pairs show no colour, prior anchors (``with_prior_anchors``) continue the look as the additive
+prior fitted to the cells (``prior``) does.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PairMismatchError
+from .prior import apply_curves
 
 DEFAULT_CELL_BITS = 5
 # Prior anchors lie at the centres of the cells of this grid (per channel) that no sample falls in.
 ANCHOR_GRID = 16
-# The additive prior (``additive_fit``): curves with knots every 1/8, and their curvature penalty.
-PRIOR_KNOTS = 8
-PRIOR_SMOOTHING = 1e-3
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601, as JPEG's YCbCr
 
 
 @dataclass
@@ -122,74 +119,20 @@ def split_validation(
     return samples.subset(np.sort(order[n_val:])), samples.subset(np.sort(order[:n_val]))
 
 
-def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
-    """Piecewise-linear ("hat") basis functions of values in [0, 1] at ``knots + 1`` evenly spaced
-    knots, shape (n, knots + 1): a curve through values at the knots is this matrix times them.
-
-    >>> hat_basis(np.array([0.0, 0.25, 1.0]), 2).tolist()
-    [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
-    """
-    t = np.clip(x, 0, 1) * knots
-    left = np.minimum(t.astype(np.intp), knots - 1)
-    right_share = t - left
-    basis = np.zeros((len(x), knots + 1))
-    rows = np.arange(len(x))
-    basis[rows, left] = 1 - right_share
-    basis[rows, left + 1] = right_share
-    return basis
-
-
-def _prior_features(rgb: np.ndarray) -> np.ndarray:
-    """The additive prior's design matrix: a hat basis of each of R, G, B and the luma."""
-    channels = [rgb[:, 0], rgb[:, 1], rgb[:, 2], rgb @ np.array(LUMA_WEIGHTS)]
-    return np.column_stack([hat_basis(c, PRIOR_KNOTS) for c in channels])
-
-
-def additive_fit(samples: ColourSamples, weights: np.ndarray) -> np.ndarray:
-    """Fit each output channel as a sum of one curve of each input channel and one of the luma
-    (weighted least squares, curvature penalised): the coefficients, shape (4 * (knots + 1), 4), for
-    the four output channels (alpha included, as a function of the colour).
-
-    Such a model learns tone curves, channel mixing and saturation from the colours a photo shows
-    and continues them to colours it does not: a blue sky far from a brown photo's colours gets the
-    blue curve that the photo's bluer pixels showed, and where no pixel reached, the curves go on
-    straight (the penalty on second differences decides there).
-    """
-    x = _prior_features(samples.inputs[:, :3].astype(np.float64))
-    w = weights / weights.sum()
-    n_knots = PRIOR_KNOTS + 1
-    second_difference = np.diff(np.eye(n_knots), 2, axis=0)
-    penalty = np.kron(np.eye(4), second_difference.T @ second_difference)
-    # What the data leave open (the curves' constants add up; a photo of one colour fixes no slope)
-    # a tiny ridge settles as the identity would: each channel its own straight curve, alpha 1.
-    identity = np.zeros((4 * n_knots, 4))
-    for c in range(3):
-        identity[c * n_knots : (c + 1) * n_knots, c] = np.linspace(0, 1, n_knots)
-    identity[:n_knots, 3] = 1
-    ridge = 1e-8
-    gram = (x * w[:, None]).T @ x + PRIOR_SMOOTHING * penalty + ridge * np.eye(x.shape[1])
-    return np.linalg.solve(gram, (x * w[:, None]).T @ samples.targets.astype(np.float64) + ridge * identity)
-
-
-def additive_predict(coefficients: np.ndarray, rgb: np.ndarray) -> np.ndarray:
-    """The additive prior's RGBA for RGB colours (n, 3) in [0, 1], clipped to [0, 1]."""
-    return np.clip(_prior_features(rgb.astype(np.float64)) @ coefficients, 0, 1)
-
-
 def with_prior_anchors(
-    samples: ColourSamples, weights: np.ndarray, share: float
+    samples: ColourSamples, weights: np.ndarray, share: float, curves: np.ndarray
 ) -> tuple[ColourSamples, np.ndarray]:
     """The samples and their loss weights, plus anchors where the samples show nothing: the centre
-    of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is what
-    the additive prior fitted to the samples (``additive_fit``) predicts there; they stand for no
-    pixels (count 0). Each anchor weighs ``share`` of the samples' total weight over the grid's cell
-    count (0: no anchors), so that all of them together weigh up to ``share`` for a pair of one
-    colour and little for a pair that shows most colours.
+    of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is
+    what the additive prior fitted to the samples (``curves`` to RGBA, see ``prior``) gives there;
+    they stand for no pixels (count 0). Each anchor weighs ``share`` of the samples' total weight
+    over the grid's cell count (0: no anchors), so that all of them together weigh up to ``share``
+    for a pair of one colour and little for a pair that shows most colours.
 
     A network fitted to a photo of few colours is free to do anything far from them, and with a
     JPEG AFTER's colour-correlated errors it does: a blue sky learned from a brown photo came out
-    teal. The anchors ask it, where the pair says nothing, to continue the look as a model of
-    per-channel curves would, which extrapolates tamely (see README, "Quality").
+    teal. The anchors ask it, where the pair says nothing, to continue the look as the prior
+    does, which extrapolates tamely (see README, "Quality").
     """
     if share <= 0 or len(samples) == 0:
         return samples, weights
@@ -201,8 +144,7 @@ def with_prior_anchors(
     anchors = np.column_stack([centres[~occupied], np.ones(np.count_nonzero(~occupied))])  # r, g, b order
     if len(anchors) == 0:
         return samples, weights
-    coefficients = additive_fit(samples, weights.astype(np.float64))
-    predicted = additive_predict(coefficients, anchors[:, :3])
+    predicted = apply_curves(curves, anchors[:, :3])
     anchor_weight = share * float(weights.sum()) / grid**3
     return (
         ColourSamples(

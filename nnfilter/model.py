@@ -9,6 +9,10 @@ weights), so training learns a *correction* to "leave the colour alone", and far
 colours the linear path keeps extrapolation tame; yet, being learned, it can also mix channels, as
 sepia or black-and-white looks need. (A fixed ``logit(x)`` term was measured too: fine for tone
 curves, but a look that mixes channels then misses by ~8 levels on new images.)
+
+With a ``prior`` as well (curves, see ``prior``) the skip path takes the prior's RGB instead of
+the input's, ``sigmoid(z + logit(p(x)) @ S)``, and alpha as before: the untrained model is then the
+prior fitted to the pair, and training learns a correction to it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
+
+from .prior import apply_curves
 
 N_CHANNELS = 4
 LOGIT_EPS = 1.0 / 1024.0
@@ -107,12 +113,14 @@ _INIT_FACTOR = {"sigmoid": 24.0, "tanh": 6.0, "relu": 6.0, "leaky-relu": 6.0}
 
 @dataclass
 class MLP:
-    """A multilayer perceptron: per-layer weights ``(fan_in, fan_out)`` and biases ``(fan_out,)``."""
+    """A multilayer perceptron: per-layer weights ``(fan_in, fan_out)`` and biases ``(fan_out,)``,
+    the optional skip matrix (4, 4) and the prior's curves (4, knots + 1, 3) its skip path takes."""
 
     weights: list[np.ndarray]
     biases: list[np.ndarray]
     activation: str = "sigmoid"
     skip: np.ndarray | None = None
+    prior: np.ndarray | None = None
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -159,7 +167,10 @@ class MLP:
 
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in self.layer_sizes)
-        return f"MLP({sizes}, activation={self.activation!r}, skip={self.skip is not None})"
+        return (
+            f"MLP({sizes}, activation={self.activation!r}, skip={self.skip is not None}, "
+            f"prior={self.prior is not None})"
+        )
 
 
 def init_mlp(hidden: list[int], activation: str, rng: np.random.Generator, residual: bool = True) -> MLP:
@@ -199,8 +210,9 @@ def layer_inputs(model: MLP, x: np.ndarray) -> list[np.ndarray]:
     ``model.stacked`` expects it, then the output (4, n).
 
     The input layer's is ``[x; 1]`` (5, n); a hidden layer's ``[a; 1]``, its activations a still to
-    be written; the output layer's, with a skip path, ``[a; 1; logit(x)]``. Columns, not rows, are
-    samples so that each layer's activations are one contiguous block (faster on small batches).
+    be written; the output layer's, with a skip path, ``[a; 1; logit(x)]`` (with a prior, the
+    prior's RGB in place of x's). Columns, not rows, are samples so that each layer's activations
+    are one contiguous block (faster on small batches).
     """
     n, dtype = len(x), np.result_type(x, *model.parameters())
     sizes = model.layer_sizes
@@ -213,7 +225,8 @@ def layer_inputs(model: MLP, x: np.ndarray) -> list[np.ndarray]:
     inputs.append(np.empty((sizes[-1], n), dtype))
     inputs[0][: sizes[0]] = x.T
     if model.skip is not None:
-        inputs[-2][-N_CHANNELS:] = logit(x).T
+        seen = x if model.prior is None else np.column_stack([apply_curves(model.prior, x[:, :3]), x[:, 3]])
+        inputs[-2][-N_CHANNELS:] = logit(seen).T
     return inputs
 
 

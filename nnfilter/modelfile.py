@@ -1,9 +1,12 @@
 """The model file: a ``.npz`` of plain numeric arrays plus JSON metadata, never a pickle.
 
 Arrays: ``format_version`` (scalar int), ``layer_sizes`` (int, e.g. ``[4, 16, 16, 4]``),
-``W0``, ``b0``, ``W1``, ``b1``, ... (float32), the optional skip matrix ``S`` (4, 4) and
+``W0``, ``b0``, ``W1``, ``b1``, ... (float32), the optional skip matrix ``S`` (4, 4), the optional
+prior ``P`` (4, knots + 1, 3) whose RGB the skip path takes (``model``; only with ``S``) and
 ``metadata`` (the UTF-8 bytes of a JSON object holding ``activation`` and what the training run
 recorded).
+
+Format 2 added ``P``; a model without it is written as format 1, which nnfilter before it reads.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import numpy as np
 from .errors import ModelFormatError
 from .files import check_regular_file, describe, write_bytes
 from .model import ACTIVATIONS, MLP, N_CHANNELS
+from .prior import N_INPUTS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_LAYERS = 16
 MAX_LAYER_SIZE = 4096
+MAX_PRIOR_KNOTS = 256
 #: No array of a valid model is bigger than a float64 MAX_LAYER_SIZE² matrix (plus its .npy header);
 #: a larger zip member is refused from the zip directory, before it is inflated (zip bombs).
 MAX_MEMBER_BYTES = MAX_LAYER_SIZE * MAX_LAYER_SIZE * 8 + (1 << 16)
@@ -31,7 +36,7 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
     """The .npz bytes of ``model`` with ``metadata`` (which must be JSON-serialisable)."""
     meta = {**metadata, "activation": model.activation}
     arrays: dict[str, np.ndarray] = {
-        "format_version": np.array(FORMAT_VERSION),
+        "format_version": np.array(FORMAT_VERSION if model.prior is not None else 1),
         "layer_sizes": np.array(model.layer_sizes, dtype=np.int64),
         "metadata": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
     }
@@ -40,6 +45,8 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
         arrays[f"b{i}"] = b.astype(np.float32)
     if model.skip is not None:
         arrays["S"] = model.skip.astype(np.float32)
+    if model.prior is not None:
+        arrays["P"] = model.prior.astype(np.float32)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -127,7 +134,14 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
         weights.append(checked(f"W{i}", (fan_in, fan_out)))
         biases.append(checked(f"b{i}", (fan_out,)))
     skip = checked("S", (N_CHANNELS, N_CHANNELS)) if "S" in arrays else None
-    return MLP(weights, biases, meta["activation"], skip), meta
+    prior = None
+    if "P" in arrays:
+        shape = arrays["P"].shape
+        knots = shape[1] if len(shape) == 3 else 0
+        if skip is None or not 2 <= knots <= MAX_PRIOR_KNOTS + 1:
+            raise fail(f"array P has shape {shape}: a prior needs S and 2 to {MAX_PRIOR_KNOTS + 1} knots")
+        prior = checked("P", (N_INPUTS, knots, 3))
+    return MLP(weights, biases, meta["activation"], skip, prior), meta
 
 
 def _metadata(raw: np.ndarray | None, fail) -> dict[str, Any]:

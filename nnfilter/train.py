@@ -24,6 +24,7 @@ from .model import (
     output_delta,
     predict,
 )
+from .prior import fit_curves
 
 
 class SGD:
@@ -171,10 +172,13 @@ def trivial_errors(samples: ColourSamples, weights: np.ndarray) -> dict[str, flo
 # must beat leaving the colours alone (where it starts); a short training may trail the best
 # single colour or line, but a network saturated by too large a rate trails them by far more
 # (e.g. 0.061 against a line's 0.000 on an inverted random pair). 0.05 is ~57 levels RMS over RGB.
+# A model that starts from the additive prior must not end far worse than it either.
+PRIOR_START = "the additive prior it started from"
 TRIVIAL_MARGINS = {
     "leaving the colours as they are": IMPROVEMENT_TOLERANCE,
     "one flat colour": 5e-2,
     "a straight line per channel": 5e-2,
+    PRIOR_START: 5e-2,
 }
 
 
@@ -244,8 +248,13 @@ def _train(samples, config, on_epoch) -> TrainResult:
     if len(val_set) == 0:
         val_set = train_set
     cells, cell_weights = train_set, train_set.counts**config.count_power
-    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight)
+    curves = fit_curves(cells.inputs[:, :3], cells.targets, cell_weights) if len(cells) else None
+    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, curves)
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
+    trivial = trivial_errors(cells, cell_weights)
+    if config.residual and curves is not None:
+        model.prior = curves[..., :3].astype(np.float32)
+        trivial[PRIOR_START] = error(predict(model, cells.inputs), cells.targets, cell_weights)
     params = model.flatten()
     grad = np.zeros_like(params)
     # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
@@ -256,7 +265,12 @@ def _train(samples, config, on_epoch) -> TrainResult:
     optimizer = OPTIMIZERS[config.optimizer].from_config([params], config)
     n, n_channels = len(train_set), train_set.targets.shape[1]
     total_weight = float(weights.sum())
-    start_error = error(predict(model, train_set.inputs), train_set.targets, weights)
+    # Divergence is judged from the worse of where training starts and leaving the colours alone:
+    # a start from the prior may fit the pair so closely that Adam's first large steps rise 10-fold.
+    start_error = max(
+        error(predict(model, train_set.inputs), train_set.targets, weights),
+        error(train_set.inputs, train_set.targets, weights),
+    )
 
     # Each epoch, the layer inputs (see layer_inputs), targets and loss scales are shuffled into
     # batch-by-batch buffers, so that a step takes only views made once.
@@ -317,5 +331,5 @@ def _train(samples, config, on_epoch) -> TrainResult:
         stop_reason = "interrupted"
     if stop_reason == "epochs":
         final_error = error(predict(best_model, cells.inputs), cells.targets, cell_weights)
-        _check_useful(final_error, trivial_errors(cells, cell_weights), lr)
+        _check_useful(final_error, trivial, lr)
     return TrainResult(best_model, history, stop_reason, len(history) * len(batches))

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from nnfilter.data import ColourSamples, additive_fit, additive_predict, with_prior_anchors
+from nnfilter.data import ColourSamples, with_prior_anchors
+from nnfilter.prior import apply_curves, fit_curves
 
 
 def narrow_samples(look, n=2000, seed=0):
@@ -14,6 +15,10 @@ def narrow_samples(look, n=2000, seed=0):
     return ColourSamples(inputs, targets, rng.integers(1, 50, n).astype(np.float32))
 
 
+def prior_of(samples):
+    return fit_curves(samples.inputs[:, :3], samples.targets, np.sqrt(samples.counts))
+
+
 MIXING = np.array([[0.8, 0.1, 0.1], [0.05, 0.9, 0.0], [0.1, 0.0, 0.7]])
 
 
@@ -23,9 +28,9 @@ def mixed(rgb):
 
 def test_prior_continues_a_channel_mixing_into_colours_never_shown():
     samples = narrow_samples(mixed)
-    coefficients = additive_fit(samples, np.sqrt(samples.counts))
+    curves = prior_of(samples)
     far = np.array([[0.1, 0.3, 0.9], [0.2, 0.8, 0.3], [0.95, 0.95, 0.95]])  # sky blue, green, white
-    np.testing.assert_allclose(additive_predict(coefficients, far)[:, :3], mixed(far), atol=2e-3)
+    np.testing.assert_allclose(apply_curves(curves, far)[:, :3], mixed(far), atol=2e-3)
 
 
 def test_prior_follows_a_tone_curve_where_the_samples_show_it():
@@ -33,16 +38,15 @@ def test_prior_follows_a_tone_curve_where_the_samples_show_it():
         return rgb**0.6
 
     samples = narrow_samples(curve)
-    coefficients = additive_fit(samples, np.sqrt(samples.counts))
     seen = samples.inputs[:200, :3].astype(np.float64)
-    gap = np.abs(additive_predict(coefficients, seen)[:, :3] - curve(seen))
+    gap = np.abs(apply_curves(prior_of(samples), seen)[:, :3] - curve(seen))
     assert gap.mean() < 0.002 and gap.max() < 0.02  # half a level on average: knots are 1/8 apart
 
 
 def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
     samples = narrow_samples(mixed)
     weights = np.sqrt(samples.counts)
-    anchored, anchor_weights = with_prior_anchors(samples, weights, 0.05)
+    anchored, anchor_weights = with_prior_anchors(samples, weights, 0.05, prior_of(samples))
     anchors = anchored.inputs[len(samples) :, :3]
     assert 0 < len(anchors) < 16**3
     np.testing.assert_allclose(anchored.targets[len(samples) :, :3], np.clip(mixed(anchors), 0, 1), atol=2e-3)

@@ -147,7 +147,7 @@ def test_info_prints_architecture_and_metadata(model_file):
     result, info = invoke("info", model_file)
     assert result.exit_code == 0, info
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("network: 4-16-16-4 (sigmoid"), info
+    assert lines[0] == "network: 4-16-16-4 (sigmoid, sigmoid output with a skip path from an additive prior)"
     assert any(line.startswith("coverage_share: ") for line in lines)
     assert not any(line.startswith("coverage: ") for line in lines)  # the mask is for --json
     result, info = invoke("info", model_file, "--json")

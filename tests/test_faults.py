@@ -516,6 +516,9 @@ WRONG_SHAPES = {
     "W0-transposed": lambda a: {"W0": a["W0"].T.copy()},
     "b1-too-long": lambda a: {"b1": np.zeros(5, np.float32)},
     "S-3x3": lambda a: {"S": np.eye(3, dtype=np.float32)},
+    "P-2d": lambda a: {"P": a["P"][0].copy()},
+    "P-one-knot": lambda a: {"P": a["P"][:, :1].copy()},
+    "P-4-outputs": lambda a: {"P": np.zeros((4, 9, 4), np.float32)},
     "W1-integers": lambda a: {"W1": a["W1"].astype(np.int32)},
     "layer_sizes-2d": lambda a: {"layer_sizes": a["layer_sizes"][None, :]},
     "layer_sizes-too-few": lambda a: {"layer_sizes": np.array([4, 4])},
@@ -537,7 +540,7 @@ def test_model_wrong_shapes_and_types(tmp_path, model_file, command, change):
 
 
 @MODEL_COMMANDS
-@pytest.mark.parametrize("key", ["W0", "b0", "W1", "b1", "S"])
+@pytest.mark.parametrize("key", ["W0", "b0", "W1", "b1", "S", "P"])
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_model_non_finite_weights(tmp_path, model_file, command, key, value):
     arrays = good_arrays(model_file)
@@ -546,6 +549,15 @@ def test_model_non_finite_weights(tmp_path, model_file, command, key, value):
     bad = write_npz(tmp_path / "look.npz", arrays)
     line = assert_error(run_model_command(command, bad, tmp_path), 1, bad, key)
     assert "NaN or infinite" in line
+
+
+@MODEL_COMMANDS
+def test_model_prior_without_skip_matrix(tmp_path, model_file, command):
+    arrays = good_arrays(model_file)
+    del arrays["S"]
+    bad = write_npz(tmp_path / "look.npz", arrays)
+    line = assert_error(run_model_command(command, bad, tmp_path), 1, bad)
+    assert "a prior needs S" in line
 
 
 @MODEL_COMMANDS

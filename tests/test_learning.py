@@ -34,3 +34,16 @@ def test_save_load_apply_is_bit_identical(tmp_path):
     photo = colour_field(50, 40, seed=5)
     assert np.array_equal(look.apply(photo), loaded.apply(photo))
     assert loaded.metadata["epochs_run"] == 5
+    assert np.array_equal(loaded.model.prior, look.model.prior)
+    with np.load(tmp_path / "look.npz") as npz:
+        assert int(npz["format_version"]) == 2 and npz["P"].shape == (4, 9, 3)
+
+
+def test_a_model_without_a_prior_is_written_as_format_1(tmp_path):
+    # Format 1 is what nnfilter read before the prior: such a model stays readable by it.
+    before = colour_field(64, 48, seed=4)
+    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5, residual=False))
+    look.save(tmp_path / "look.npz")
+    with np.load(tmp_path / "look.npz") as npz:
+        assert int(npz["format_version"]) == 1 and "P" not in npz.files and "S" not in npz.files
+    assert Look.load(tmp_path / "look.npz").model.prior is None

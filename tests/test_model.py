@@ -5,6 +5,7 @@ import pytest
 
 from nnfilter.data import ColourSamples
 from nnfilter.model import ACTIVATIONS, LOSSES, MLP, backward, forward, init_mlp, predict
+from nnfilter.prior import apply_curves
 from nnfilter.train import TrainConfig, train
 
 
@@ -12,14 +13,21 @@ def _loss(model, x, y, w, loss):
     return LOSSES[loss](predict(model, x), y, w)
 
 
-@pytest.mark.parametrize("residual", [False, True])
+def wavy_prior(rng):
+    """Prior curves (4, 9, 3) far from straight, as no fit would make them."""
+    return rng.uniform(0.1, 0.9, (4, 9, 3)) / 4  # four curves add up to 0.1 .. 0.9
+
+
+@pytest.mark.parametrize("path", ["none", "skip", "prior"])
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_backprop_matches_finite_differences(activation, loss, residual):
+def test_backprop_matches_finite_differences(activation, loss, path):
     rng = np.random.default_rng(1)
     model = init_mlp([5, 3], activation, rng, residual=False)
-    if residual:
+    if path != "none":
         model.skip = rng.normal(0, 1, (4, 4))
+    if path == "prior":
+        model.prior = wavy_prior(rng)
     model.weights = [w.astype(np.float64) for w in model.weights]
     model.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in model.biases]
     x = rng.uniform(0.05, 0.95, (7, 4))
@@ -54,6 +62,45 @@ def test_residual_model_starts_as_identity():
     model = init_mlp([8], "sigmoid", np.random.default_rng(0), residual=True)
     x = np.random.default_rng(2).uniform(0.01, 0.99, (50, 4)).astype(np.float32)
     np.testing.assert_allclose(predict(model, x), x, atol=1e-5)
+
+
+def test_model_with_a_prior_starts_as_the_prior_and_keeps_alpha():
+    rng = np.random.default_rng(3)
+    model = init_mlp([8], "sigmoid", rng, residual=True)
+    model.prior = wavy_prior(rng)
+    x = rng.uniform(0.01, 0.99, (50, 4)).astype(np.float32)
+    out = predict(model, x)
+    np.testing.assert_allclose(out[:, :3], apply_curves(model.prior, x[:, :3]), atol=1e-5)
+    np.testing.assert_allclose(out[:, 3], x[:, 3], atol=1e-5)
+
+
+def test_training_starts_from_the_prior_it_fits():
+    # A channel mixing on warm colours only: the untrained model (the prior fitted to the
+    # samples) already continues it to a blue it never saw, and training keeps it there.
+    rng = np.random.default_rng(0)
+    rgb = rng.uniform([0.4, 0.2, 0.05], [0.9, 0.5, 0.3], (800, 3))
+    mixing = np.array([[0.8, 0.1, 0.1], [0.05, 0.9, 0.0], [0.1, 0.0, 0.7]])
+    samples = ColourSamples(
+        np.column_stack([rgb, np.ones(800)]).astype(np.float32),
+        np.column_stack([rgb @ mixing.T + 0.05, np.ones(800)]).astype(np.float32),
+        np.ones(800, np.float32),
+    )
+    model = train(samples, TrainConfig(hidden=[8], epochs=20)).model
+    assert model.prior is not None and model.prior.shape == (4, 9, 3)
+    sky = np.array([[0.1, 0.3, 0.9, 1.0]], np.float32)
+    assert np.abs(predict(model, sky)[0, :3] - (sky[0, :3] @ mixing.T + 0.05)).max() < 0.02
+    assert train(samples, TrainConfig(hidden=[8], epochs=2, residual=False)).model.prior is None
+
+
+def test_a_start_the_prior_fits_closely_is_not_called_diverged():
+    # The prior fits a square root on a narrow range to ~1e-6; Adam's first steps move every
+    # weight by about the rate, and the error rises 10-fold and more: not a divergence.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 0.6, (64, 4)).astype(np.float32)
+    x[:, 3] = 1
+    samples = ColourSamples(x, np.sqrt(x), np.ones(64, np.float32))
+    result = train(samples, TrainConfig(epochs=3, prior_weight=0.0, validation_share=0.0))
+    assert max(r.train_error for r in result.history) > 10 * result.history[0].train_error
 
 
 def test_sigmoid_network_learns_xor():
