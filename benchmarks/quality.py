@@ -49,7 +49,7 @@ def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
     for name, look_fn in LOOKS.items():
         after = jpeg_roundtrip(look_fn(before))
         start = time.perf_counter()
-        look, _ = learn_look([(before, after)], config)
+        look, _ = learn_look([(before, after)], config, jpeg_after=True)
         seconds = time.perf_counter() - start
         row = {
             photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())

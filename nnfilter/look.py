@@ -27,6 +27,7 @@ from .images import DEFAULT_MAX_PIXELS, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
+from .prior import block_means
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -180,10 +181,18 @@ def learn_look(
     config: TrainConfig | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
     metadata: dict[str, Any] | None = None,
+    jpeg_after: bool | None = None,
 ) -> tuple[Look, TrainResult]:
     """Train a look from (before, after) pairs of Pillow images, ``DeepImage``s or uint8 or uint16
-    arrays of one size each; with any 16-bit one, all are taken at 16 bits."""
+    arrays of one size each; with any 16-bit one, all are taken at 16 bits.
+
+    With ``jpeg_after`` (default: whether any AFTER is a Pillow image read from a JPEG, as
+    ``Image.open`` gives it; an array never is) the prior takes its chroma from 16×16-block means
+    of the pairs, which JPEG keeps, not from the colour cells, which it biases (see ``prior``).
+    """
     config = config or TrainConfig()
+    if jpeg_after is None:
+        jpeg_after = any(getattr(after, "format", None) == "JPEG" for _, after in pairs)
     pixels = [(_pixels(before), _pixels(after)) for before, after in pairs]
     if any(p.dtype == np.uint16 for pair in pixels for p in pair):
         pixels = [tuple(p if p.dtype == np.uint16 else to_16bit(p) for p in pair) for pair in pixels]
@@ -205,13 +214,18 @@ def learn_look(
     # Each sample's input is the mean colour of its cell's pixels, so it lies in the same (larger)
     # coverage cell as they do: the cells' colours give the pixels' coverage at a fraction of the cost.
     covered = coverage.covered_cells(np.floor(samples.inputs[:, :3] * 255 + 1e-3).astype(np.uint8))
-    result = train(samples, config, on_epoch)
+    blocks = None
+    if jpeg_after:
+        features, colours = zip(*(block_means(source, target) for source, target in pixels), strict=True)
+        blocks = np.concatenate(features), np.concatenate(colours)
+    result = train(samples, config, on_epoch, blocks)
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": asdict(config),
         "learned_alpha": learned_alpha,
+        "prior_chroma": "JPEG blocks" if jpeg_after else "colour cells",
         "pixels": int(len(source)),
         "coverage": coverage.to_hex(covered),
         "coverage_share": float(covered.mean()),

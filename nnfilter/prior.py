@@ -9,6 +9,14 @@ hold the network to it where the pair shows nothing.
 
 Curves are arrays (4, knots + 1, outputs): for each input (R, G, B, luma) its value at evenly
 spaced knots on [0, 1] for each output channel, linear in between.
+
+A JPEG AFTER keeps the luma of every pixel but not its chroma: 4:2:0 halves it and the DCT
+quantises away most of its detail, so a colour cell's mean chroma is pulled towards its
+neighbours' on the photo, and a fit to the cells learns that pull as if it were the look (a brown
+photo taught the sky to turn teal). What JPEG keeps of the chroma is its mean over each 16×16 block
+(one chroma DCT block's DC term), and the prior is linear in its curves, so ``fit_prior`` fits the
+chroma to block means (``block_means``: the curves' inputs and the AFTER averaged over each block)
+and only the luma (and alpha) to the cells.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ PRIOR_KNOTS = 8
 PRIOR_SMOOTHING = 1e-3
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601, as JPEG's YCbCr
 N_INPUTS = 4  # R, G, B and the luma
+#: JPEG's RGB -> Y, Cb, Cr (without Cb and Cr's offset of 1/2, which the curves' constants absorb).
+RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+#: Chroma is fitted to means over blocks of this many pixels square: a 4:2:0 JPEG's chroma DCT block.
+CHROMA_BLOCK = 16
 
 
 def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
@@ -45,27 +57,98 @@ def _inputs(rgb: np.ndarray) -> np.ndarray:
     return rgb @ to_inputs
 
 
-def fit_curves(rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The curves (4, knots + 1, outputs) that best map colours ``rgb`` (n, 3) to ``targets``
-    (n, outputs) by weighted least squares, curvature penalised.
-
-    What the data leave open (the curves' constants add up; a photo of one colour fixes no slope)
-    a tiny ridge settles as the identity would: each of the first three outputs its own channel's
-    straight curve, any further output (alpha) the constant 1.
-    """
-    x = np.column_stack([hat_basis(v, PRIOR_KNOTS) for v in _inputs(rgb.astype(np.float64)).T])
-    w = weights.astype(np.float64) / weights.sum()
-    n_knots, outputs = PRIOR_KNOTS + 1, targets.shape[1]
+def _penalised_fit(
+    basis: np.ndarray, targets: np.ndarray, weights: np.ndarray, identity: np.ndarray
+) -> np.ndarray:
+    """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, 4 (knots + 1)), second
+    differences of every curve penalised; what the data leave open (the curves' constants add up;
+    a photo of one colour fixes no slope) a tiny ridge settles as ``identity`` (4 (knots + 1), k)."""
+    n_knots = PRIOR_KNOTS + 1
     second_difference = np.diff(np.eye(n_knots), 2, axis=0)
     penalty = np.kron(np.eye(N_INPUTS), second_difference.T @ second_difference)
+    ridge = 1e-8
+    weighted = basis * (weights / weights.sum())[:, None]
+    gram = weighted.T @ basis + PRIOR_SMOOTHING * penalty + ridge * np.eye(basis.shape[1])
+    return np.linalg.solve(gram, weighted.T @ targets + ridge * identity)
+
+
+def _identity(outputs: int) -> np.ndarray:
+    """The curves of leaving colours alone, flattened (4 (knots + 1), outputs): each of the first
+    three outputs its own channel's straight curve, any further output (alpha) the constant 1."""
+    n_knots = PRIOR_KNOTS + 1
     identity = np.zeros((N_INPUTS, n_knots, outputs))
     for c in range(min(3, outputs)):
         identity[c, :, c] = np.linspace(0, 1, n_knots)
     identity[0, :, 3:] = 1
-    ridge = 1e-8
-    gram = (x * w[:, None]).T @ x + PRIOR_SMOOTHING * penalty + ridge * np.eye(x.shape[1])
-    rhs = (x * w[:, None]).T @ targets.astype(np.float64) + ridge * identity.reshape(-1, outputs)
-    return np.linalg.solve(gram, rhs).reshape(N_INPUTS, n_knots, outputs)
+    return identity.reshape(-1, outputs)
+
+
+def _basis(rgb: np.ndarray) -> np.ndarray:
+    """The curves' design matrix for RGB (n, 3): a hat basis of each of R, G, B and the luma."""
+    return np.column_stack([hat_basis(v, PRIOR_KNOTS) for v in _inputs(rgb.astype(np.float64)).T])
+
+
+def fit_curves(rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The curves (4, knots + 1, outputs) that best map colours ``rgb`` (n, 3) to ``targets``
+    (n, outputs) by weighted least squares, curvature penalised."""
+    outputs = targets.shape[1]
+    fitted = _penalised_fit(
+        _basis(rgb), targets.astype(np.float64), weights.astype(np.float64), _identity(outputs)
+    )
+    return fitted.reshape(N_INPUTS, PRIOR_KNOTS + 1, outputs)
+
+
+def block_means(
+    source: np.ndarray, target: np.ndarray, block: int = CHROMA_BLOCK
+) -> tuple[np.ndarray, np.ndarray]:
+    """A before/after pair of uint8 or uint16 images (height, width, 3 or 4) averaged over each
+    ``block``×``block`` block: the mean of the curves' design matrix over its pixels
+    (blocks, 4 (knots + 1)) and the mean target RGB in [0, 1] (blocks, 3)."""
+    height, width = source.shape[:2]
+    full = float(np.iinfo(source.dtype).max)
+    across = -(-width // block)
+    ids = ((np.arange(height) // block)[:, None] * across + np.arange(width) // block).ravel()
+    n_blocks, n_basis = int(ids[-1]) + 1, N_INPUTS * (PRIOR_KNOTS + 1)
+    counts = np.bincount(ids, minlength=n_blocks).astype(np.float64)
+    values = _inputs(source[..., :3].reshape(-1, 3).astype(np.float32) / np.float32(full))
+    sums = np.zeros(n_blocks * n_basis)
+    for i, v in enumerate(values.T):
+        t = np.clip(v, 0, 1) * PRIOR_KNOTS
+        left = np.minimum(t.astype(np.intp), PRIOR_KNOTS - 1)
+        right_share = t - left
+        column = ids * n_basis + i * (PRIOR_KNOTS + 1) + left
+        sums += np.bincount(column, weights=1 - right_share, minlength=len(sums))
+        sums += np.bincount(column + 1, weights=right_share, minlength=len(sums))
+    after = target[..., :3].reshape(-1, 3)
+    colour = np.column_stack([np.bincount(ids, weights=after[:, c], minlength=n_blocks) for c in range(3)])
+    return sums.reshape(n_blocks, n_basis) / counts[:, None], colour / (full * counts[:, None])
+
+
+def fit_prior(
+    rgb: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    blocks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The prior's curves (4, knots + 1, 4) to RGBA: fitted to the colour cells (``rgb`` (n, 3),
+    ``targets`` (n, 4), ``weights``), and with ``blocks`` (``block_means`` of the pairs) their
+    chroma fitted to the blocks instead, every block alike, and only luma and alpha to the cells."""
+    curves = fit_curves(rgb, targets, weights)
+    if blocks is None or len(blocks[0]) == 0:
+        return curves
+    to_ycbcr = RGB_TO_YCBCR.T  # colour rows @ to_ycbcr: Y, Cb, Cr rows
+    identity = _identity(3) @ to_ycbcr
+    luma = _penalised_fit(
+        _basis(rgb),
+        targets[:, :3].astype(np.float64) @ to_ycbcr[:, :1],
+        weights.astype(np.float64),
+        identity[:, :1],
+    )
+    features, colours = blocks
+    chroma = _penalised_fit(features, colours @ to_ycbcr[:, 1:], np.ones(len(features)), identity[:, 1:])
+    rgb_curves = np.column_stack([luma, chroma]) @ np.linalg.inv(to_ycbcr)
+    curves[..., :3] = rgb_curves.reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
+    return curves
 
 
 def apply_curves(curves: np.ndarray, rgb: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from .model import (
     output_delta,
     predict,
 )
-from .prior import fit_curves
+from .prior import fit_prior
 
 
 class SGD:
@@ -209,14 +209,16 @@ def train(
     samples: ColourSamples,
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    blocks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
+    ``blocks``, the pairs' ``prior.block_means``, give the prior its chroma (``prior.fit_prior``).
 
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
     with one_blas_thread():
-        return _train(samples, config, on_epoch)
+        return _train(samples, config, on_epoch, blocks)
 
 
 class _Batches:
@@ -242,13 +244,13 @@ class _Batches:
         return np.concatenate([self.full.transpose(0, 2, 1).reshape(-1, self.rows), self.tail.T])
 
 
-def _train(samples, config, on_epoch) -> TrainResult:
+def _train(samples, config, on_epoch, blocks) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
         val_set = train_set
     cells, cell_weights = train_set, train_set.counts**config.count_power
-    curves = fit_curves(cells.inputs[:, :3], cells.targets, cell_weights) if len(cells) else None
+    curves = fit_prior(cells.inputs[:, :3], cells.targets, cell_weights, blocks) if len(cells) else None
     train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, curves)
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
     trivial = trivial_errors(cells, cell_weights)

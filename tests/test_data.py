@@ -3,7 +3,7 @@
 import numpy as np
 
 from nnfilter.data import ColourSamples, with_prior_anchors
-from nnfilter.prior import apply_curves, fit_curves
+from nnfilter.prior import LUMA_WEIGHTS, apply_curves, block_means, fit_curves, fit_prior, hat_basis
 
 
 def narrow_samples(look, n=2000, seed=0):
@@ -54,3 +54,40 @@ def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
     expected = 0.05 * weights.sum() * len(anchors) / 16**3
     assert np.isclose(anchor_weights[len(samples) :].sum(), expected, rtol=1e-5)
     assert np.all(anchored.counts[len(samples) :] == 0)
+
+
+def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
+    rng = np.random.default_rng(1)
+    before = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)  # blocks of 16: 2 rows of 3, cut at the edges
+    after = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)
+    features, colours = block_means(before, after)
+    assert features.shape == (6, 36) and colours.shape == (6, 3)
+    corner = (slice(16, 20), slice(32, 35))  # the last block: 4 x 3 pixels
+    np.testing.assert_allclose(colours[5], after[corner].reshape(-1, 3).mean(axis=0) / 255)
+    rows = np.column_stack(
+        [
+            hat_basis(v, 8)
+            for v in (before[corner].reshape(-1, 3) / 255 @ np.column_stack([np.eye(3), LUMA_WEIGHTS])).T
+        ]
+    )
+    np.testing.assert_allclose(features[5], rows.mean(axis=0), atol=1e-6)
+
+
+def test_the_prior_takes_chroma_from_blocks_and_luma_from_cells():
+    # Cells whose chroma is pulled towards grey, as a JPEG's neighbours pull it, but block means
+    # that keep it: the curves follow the blocks' chroma and the cells' luma.
+    samples = narrow_samples(mixed)
+    blurred = samples.targets.copy()
+    luma = blurred[:, :3] @ np.array(LUMA_WEIGHTS, np.float32)
+    blurred[:, :3] = luma[:, None] + 0.5 * (blurred[:, :3] - luma[:, None])
+    cells = ColourSamples(samples.inputs, blurred, samples.counts)
+    rgb = samples.inputs[:, :3].astype(np.float64)
+    blocks = (
+        np.column_stack([hat_basis(v, 8) for v in (rgb @ np.column_stack([np.eye(3), LUMA_WEIGHTS])).T]),
+        mixed(rgb),
+    )
+    far = np.array([[0.1, 0.3, 0.9], [0.2, 0.8, 0.3]])
+    from_cells = apply_curves(fit_prior(rgb, cells.targets, np.sqrt(cells.counts)), far)[:, :3]
+    from_blocks = apply_curves(fit_prior(rgb, cells.targets, np.sqrt(cells.counts), blocks), far)[:, :3]
+    assert np.abs(from_cells - mixed(far)).max() > 0.05
+    np.testing.assert_allclose(from_blocks, mixed(far), atol=5e-3)

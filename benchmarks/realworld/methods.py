@@ -57,7 +57,7 @@ def fit_nnfilter(runs: list[Pairs], colours: np.ndarray, context: Context) -> li
     fits = []
     for pairs in runs:
         start = time.perf_counter()
-        look, _ = learn_look(pairs, context.config)
+        look, _ = learn_look(pairs, context.config, jpeg_after=context.step.after == "JPEG")
         seconds = time.perf_counter() - start
         fits.append(Fit(look.apply(colours), seconds, look.unseen_share))
     return fits
