@@ -32,6 +32,8 @@ N_INPUTS = 4  # R, G, B and the luma
 RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 #: Chroma is fitted to means over blocks of this many pixels square: a 4:2:0 JPEG's chroma DCT block.
 CHROMA_BLOCK = 16
+#: ``block_means`` takes the pair in bands of whole block rows of about this many pixels.
+BAND_PIXELS = 1 << 17
 
 
 def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
@@ -103,25 +105,44 @@ def block_means(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A before/after pair of uint8 or uint16 images (height, width, 3 or 4) averaged over each
     ``block``×``block`` block: the mean of the curves' design matrix over its pixels
-    (blocks, 4 (knots + 1)) and the mean target RGB in [0, 1] (blocks, 3)."""
+    (blocks, 4 (knots + 1)) and the mean target RGB in [0, 1] (blocks, 3).
+
+    Taken in bands of whole block rows, so that the temporaries stay small (twice as fast on a
+    3 MP pair as all at once).
+    """
+    band = block * max(1, BAND_PIXELS // (block * source.shape[1]))
+    parts = [
+        _band_means(source[top : top + band], target[top : top + band], block)
+        for top in range(0, source.shape[0], band)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _band_means(source: np.ndarray, target: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """``block_means`` of a band of whole block rows. Per input, a pixel in the segment between
+    knots j and j + 1 at share f of the way adds 1 - f to knot j and f to knot j + 1: the sums are
+    a count and a sum of f per (block, segment)."""
     height, width = source.shape[:2]
-    full = float(np.iinfo(source.dtype).max)
-    across = -(-width // block)
+    full = np.float32(np.iinfo(source.dtype).max)
+    knots, across = PRIOR_KNOTS, -(-width // block)
     ids = ((np.arange(height) // block)[:, None] * across + np.arange(width) // block).ravel()
-    n_blocks, n_basis = int(ids[-1]) + 1, N_INPUTS * (PRIOR_KNOTS + 1)
-    counts = np.bincount(ids, minlength=n_blocks).astype(np.float64)
-    values = _inputs(source[..., :3].reshape(-1, 3).astype(np.float32) / np.float32(full))
-    sums = np.zeros(n_blocks * n_basis)
-    for i, v in enumerate(values.T):
-        t = np.clip(v, 0, 1) * PRIOR_KNOTS
-        left = np.minimum(t.astype(np.intp), PRIOR_KNOTS - 1)
-        right_share = t - left
-        column = ids * n_basis + i * (PRIOR_KNOTS + 1) + left
-        sums += np.bincount(column, weights=1 - right_share, minlength=len(sums))
-        sums += np.bincount(column + 1, weights=right_share, minlength=len(sums))
+    n_blocks = int(ids[-1]) + 1
+    counts = np.bincount(ids, minlength=n_blocks).astype(np.float64)[:, None]
+    values = _inputs(source[..., :3].reshape(-1, 3).astype(np.float32) / full).T.copy()
+    np.clip(values, 0, 1, out=values)
+    values *= knots
+    segments = np.minimum(values.astype(np.intp), knots - 1)
+    values -= segments  # each pixel's share of the way along its segment
+    sums = np.zeros((n_blocks, N_INPUTS, knots + 1))
+    for i in range(N_INPUTS):
+        cells = ids * knots + segments[i]
+        in_segment = np.bincount(cells, minlength=n_blocks * knots).reshape(n_blocks, knots)
+        along = np.bincount(cells, weights=values[i], minlength=n_blocks * knots).reshape(n_blocks, knots)
+        sums[:, i, :-1] += in_segment - along
+        sums[:, i, 1:] += along
     after = target[..., :3].reshape(-1, 3)
     colour = np.column_stack([np.bincount(ids, weights=after[:, c], minlength=n_blocks) for c in range(3)])
-    return sums.reshape(n_blocks, n_basis) / counts[:, None], colour / (full * counts[:, None])
+    return sums.reshape(n_blocks, -1) / counts, colour / (full * counts)
 
 
 def fit_prior(
