@@ -174,15 +174,27 @@ def fit_prior(
 
 def apply_curves(curves: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """The prior's colours for RGB (n, 3) in [0, 1]: (n, outputs) in ``rgb``'s float type, clipped
-    to [0, 1]. (``np.interp`` per curve: measured faster than gathering segments by index.)
+    to [0, 1].
+
+    Between knots j and j + 1 a curve is a line ``a_j + b_j v``: per input and output, two 1-d
+    lookups by segment, a multiply and two adds (measured twice as fast as ``np.interp`` on the
+    table's chunks of colours, and the same to float32 rounding).
 
     >>> straight = fit_curves(np.eye(3), np.eye(3), np.ones(3))
     >>> apply_curves(straight, np.array([[0.2, 0.5, 0.9]])).round(3).tolist()
     [[0.2, 0.5, 0.9]]
     """
-    knots = np.linspace(0, 1, curves.shape[1])
-    out = np.zeros((len(rgb), curves.shape[2]))
-    for values, curve in zip(_inputs(rgb).T, curves, strict=True):
-        for channel, column in enumerate(curve.T):
-            out[:, channel] += np.interp(values, knots, column)
-    return np.clip(out, 0, 1).astype(rgb.dtype)
+    n_inputs, n_knots, outputs = curves.shape
+    knots = n_knots - 1
+    slopes = np.diff(curves, axis=1) * knots
+    intercepts = curves[:, :-1] - np.arange(knots)[:, None] / knots * slopes
+    slopes, intercepts = slopes.astype(rgb.dtype), intercepts.astype(rgb.dtype)
+    values = _inputs(rgb).T.copy()
+    np.clip(values, 0, 1, out=values)
+    segments = np.minimum((values * knots).astype(np.intp), knots - 1)
+    out = np.zeros((outputs, len(rgb)), rgb.dtype)
+    for i in range(n_inputs):
+        for o in range(outputs):
+            out[o] += intercepts[i, :, o].take(segments[i])
+            out[o] += slopes[i, :, o].take(segments[i]) * values[i]
+    return np.clip(out.T, 0, 1)
