@@ -157,18 +157,15 @@ def fit_prior(
     curves = fit_curves(rgb, targets, weights)
     if blocks is None or len(blocks[0]) == 0:
         return curves
+    # The fit is linear in its targets, so the cells' Y is the Y of their RGB curves.
     to_ycbcr = RGB_TO_YCBCR.T  # colour rows @ to_ycbcr: Y, Cb, Cr rows
-    identity = _identity(3) @ to_ycbcr
-    luma = _penalised_fit(
-        _basis(rgb),
-        targets[:, :3].astype(np.float64) @ to_ycbcr[:, :1],
-        weights.astype(np.float64),
-        identity[:, :1],
-    )
+    ycbcr = curves[..., :3].reshape(-1, 3) @ to_ycbcr
     features, colours = blocks
-    chroma = _penalised_fit(features, colours @ to_ycbcr[:, 1:], np.ones(len(features)), identity[:, 1:])
-    rgb_curves = np.column_stack([luma, chroma]) @ np.linalg.inv(to_ycbcr)
-    curves[..., :3] = rgb_curves.reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
+    identity = _identity(3) @ to_ycbcr
+    ycbcr[:, 1:] = _penalised_fit(
+        features, colours @ to_ycbcr[:, 1:], np.ones(len(features)), identity[:, 1:]
+    )
+    curves[..., :3] = (ycbcr @ np.linalg.inv(to_ycbcr)).reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
     return curves
 
 
