@@ -114,7 +114,7 @@ _INIT_FACTOR = {"sigmoid": 24.0, "tanh": 6.0, "relu": 6.0, "leaky-relu": 6.0}
 @dataclass
 class MLP:
     """A multilayer perceptron: per-layer weights ``(fan_in, fan_out)`` and biases ``(fan_out,)``,
-    the optional skip matrix (4, 4) and the prior's curves (4, knots + 1, 3) its skip path takes."""
+    the optional skip matrix (4, 4) and the prior's curves (6, knots + 1, 3) its skip path takes."""
 
     weights: list[np.ndarray]
     biases: list[np.ndarray]

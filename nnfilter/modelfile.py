@@ -2,11 +2,13 @@
 
 Arrays: ``format_version`` (scalar int), ``layer_sizes`` (int, e.g. ``[4, 16, 16, 4]``),
 ``W0``, ``b0``, ``W1``, ``b1``, ... (float32), the optional skip matrix ``S`` (4, 4), the optional
-prior ``P`` (4, knots + 1, 3) whose RGB the skip path takes (``model``; only with ``S``) and
+prior ``P`` (6, knots + 1, 3) whose RGB the skip path takes (``model``; only with ``S``) and
 ``metadata`` (the UTF-8 bytes of a JSON object holding ``activation`` and what the training run
 recorded).
 
-Format 2 added ``P``; a model without it is written as format 1, which nnfilter before it reads.
+Format 2 added ``P`` with curves of R, G, B and the luma (4, knots + 1, 3); format 3 added curves
+of Cb and Cr (``prior``), and still reads format 2. A model without ``P`` is written as format 1,
+which every nnfilter reads.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from .files import check_regular_file, describe, write_bytes
 from .model import ACTIVATIONS, MLP, N_CHANNELS
 from .prior import N_INPUTS
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: How many curves a prior has, by the format that introduced it.
+PRIOR_INPUTS = {2: 4, 3: N_INPUTS}
 MAX_LAYERS = 16
 MAX_LAYER_SIZE = 4096
 MAX_PRIOR_KNOTS = 256
@@ -140,7 +144,7 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
         knots = shape[1] if len(shape) == 3 else 0
         if skip is None or not 2 <= knots <= MAX_PRIOR_KNOTS + 1:
             raise fail(f"array P has shape {shape}: a prior needs S and 2 to {MAX_PRIOR_KNOTS + 1} knots")
-        prior = checked("P", (N_INPUTS, knots, 3))
+        prior = checked("P", (PRIOR_INPUTS.get(int(version), N_INPUTS), knots, 3))
     return MLP(weights, biases, meta["activation"], skip, prior), meta
 
 

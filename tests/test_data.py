@@ -3,7 +3,15 @@
 import numpy as np
 
 from nnfilter.data import ColourSamples, with_prior_anchors
-from nnfilter.prior import LUMA_WEIGHTS, apply_curves, block_means, fit_curves, fit_prior, hat_basis
+from nnfilter.prior import (
+    LUMA_WEIGHTS,
+    RGB_TO_YCBCR,
+    apply_curves,
+    block_means,
+    fit_curves,
+    fit_prior,
+    hat_basis,
+)
 
 
 def narrow_samples(look, n=2000, seed=0):
@@ -56,20 +64,21 @@ def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
     assert np.all(anchored.counts[len(samples) :] == 0)
 
 
+def curves_design(rgb):
+    """The prior's design matrix, written out: hat bases of R, G, B, Y, Cb + 1/2 and Cr + 1/2."""
+    ycbcr = rgb @ RGB_TO_YCBCR.T + [0, 0.5, 0.5]
+    return np.column_stack([hat_basis(v, 8) for v in np.column_stack([rgb, ycbcr]).T])
+
+
 def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
     rng = np.random.default_rng(1)
     before = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)  # blocks of 16: 2 rows of 3, cut at the edges
     after = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)
     features, colours = block_means(before, after)
-    assert features.shape == (6, 36) and colours.shape == (6, 3)
+    assert features.shape == (6, 6 * 9) and colours.shape == (6, 3)
     corner = (slice(16, 20), slice(32, 35))  # the last block: 4 x 3 pixels
     np.testing.assert_allclose(colours[5], after[corner].reshape(-1, 3).mean(axis=0) / 255)
-    rows = np.column_stack(
-        [
-            hat_basis(v, 8)
-            for v in (before[corner].reshape(-1, 3) / 255 @ np.column_stack([np.eye(3), LUMA_WEIGHTS])).T
-        ]
-    )
+    rows = curves_design(before[corner].reshape(-1, 3) / 255)
     np.testing.assert_allclose(features[5], rows.mean(axis=0), atol=1e-6)
 
 
@@ -83,7 +92,7 @@ def test_the_prior_takes_chroma_from_blocks_and_luma_from_cells():
     cells = ColourSamples(samples.inputs, blurred, samples.counts)
     rgb = samples.inputs[:, :3].astype(np.float64)
     blocks = (
-        np.column_stack([hat_basis(v, 8) for v in (rgb @ np.column_stack([np.eye(3), LUMA_WEIGHTS])).T]),
+        curves_design(rgb),
         mixed(rgb),
     )
     far = np.array([[0.1, 0.3, 0.9], [0.2, 0.8, 0.3]])

@@ -41,7 +41,25 @@ def test_save_load_apply_is_bit_identical(tmp_path):
     assert loaded.metadata["epochs_run"] == 5
     assert np.array_equal(loaded.model.prior, look.model.prior)
     with np.load(tmp_path / "look.npz") as npz:
-        assert int(npz["format_version"]) == 2 and npz["P"].shape == (4, 9, 3)
+        assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, 9, 3)
+
+
+def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
+    # Format 2's prior had curves of R, G, B and the luma only: the same model with zero Cb and Cr
+    # curves in format 3 must look the same.
+    before = colour_field(64, 48, seed=4)
+    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5))
+    look.save(tmp_path / "look.npz")
+    with np.load(tmp_path / "look.npz") as npz:
+        arrays = dict(npz)
+    arrays["P"][4:] = 0
+    np.savez(tmp_path / "format3.npz", **arrays)
+    np.savez(tmp_path / "format2.npz", **{**arrays, "P": arrays["P"][:4], "format_version": np.array(2)})
+    photo = colour_field(50, 40, seed=5)
+    old, new = Look.load(tmp_path / "format2.npz"), Look.load(tmp_path / "format3.npz")
+    assert old.model.prior.shape == (4, 9, 3)
+    assert np.array_equal(old.apply(photo), new.apply(photo))
+    assert not np.array_equal(old.apply(photo), look.apply(photo))  # the Cb and Cr curves count
 
 
 def test_a_model_without_a_prior_is_written_as_format_1(tmp_path):
