@@ -187,7 +187,7 @@ def learn_look(
     arrays of one size each; with any 16-bit one, all are taken at 16 bits.
 
     With ``jpeg_after`` (default: whether any AFTER is a Pillow image read from a JPEG, as
-    ``Image.open`` gives it; an array never is) the prior takes its chroma from 16×16-block means
+    ``Image.open`` gives it; an array never is) the prior takes its chroma from 8×8-block means
     of the pairs, which JPEG keeps, not from the colour cells, which it biases (see ``prior``).
     """
     config = config or TrainConfig()

@@ -8,6 +8,7 @@ from nnfilter.prior import (
     RGB_TO_YCBCR,
     apply_curves,
     block_means,
+    block_weights,
     fit_curves,
     fit_prior,
     hat_basis,
@@ -72,14 +73,20 @@ def curves_design(rgb):
 
 def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
     rng = np.random.default_rng(1)
-    before = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)  # blocks of 16: 2 rows of 3, cut at the edges
-    after = rng.integers(0, 256, (20, 35, 3), dtype=np.uint8)
+    before = rng.integers(0, 256, (20, 11, 3), dtype=np.uint8)  # blocks of 8: 3 rows of 2, cut at the edges
+    after = rng.integers(0, 256, (20, 11, 3), dtype=np.uint8)
     features, colours = block_means(before, after)
     assert features.shape == (6, 6 * 9) and colours.shape == (6, 3)
-    corner = (slice(16, 20), slice(32, 35))  # the last block: 4 x 3 pixels
+    corner = (slice(16, 20), slice(8, 11))  # the last block: 4 x 3 pixels
     np.testing.assert_allclose(colours[5], after[corner].reshape(-1, 3).mean(axis=0) / 255)
     rows = curves_design(before[corner].reshape(-1, 3) / 255)
     np.testing.assert_allclose(features[5], rows.mean(axis=0), atol=1e-6)
+
+
+def test_a_block_weighs_more_the_fewer_blocks_share_its_colour():
+    brown, blue = [0.5, 0.3, 0.2], [0.1, 0.2, 0.8]
+    weights = block_weights(curves_design(np.array([brown, brown, brown, blue])))
+    assert weights[0] == weights[1] == weights[2] < weights[3]
 
 
 def test_the_prior_takes_chroma_from_blocks_and_luma_from_cells():

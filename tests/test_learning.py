@@ -75,7 +75,7 @@ def test_a_model_without_a_prior_is_written_as_format_1(tmp_path):
 def test_a_jpeg_after_teaches_the_coffee_cups_sepia_to_the_night_sky():
     # The case: trained on the coffee cup's warm browns with the AFTER saved as a JPEG,
     # the look on the rocket's blue night sky. Chroma fitted to the colour cells, which JPEG
-    # biases, sends the sky off (4.8 ΔE00 measured); fitted to 16x16-block means, it holds (1.1).
+    # biases, sends the sky off (6.6 ΔE00 measured); fitted to 8x8-block means, it holds (1.1).
     def photo(name):
         return np.asarray(Image.open(Path(__file__).parent.parent / "sample_images" / name).convert("RGB"))
 
