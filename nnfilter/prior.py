@@ -24,8 +24,8 @@ its curves, so ``fit_prior`` fits the chroma to block means (``block_means``: th
 and the AFTER averaged over each block) and only the luma (and alpha) to the cells. The blocks are
 weighted as the cells are, rare colours more than their count alone (``block_weights``). On the
 realworld benchmark (``--quick``) 8×8 blocks so weighted gave 1.42 mean ΔE00, 16×16 blocks all
-alike 1.55, 4×4 1.39 but the coffee cup's sepia on the night sky 2.8 instead of 0.9 (smaller
-blocks keep more of what the JPEG blurs); 8×8: 1.1.
+alike 1.55, 4×4 1.39; but the coffee cup's sepia on the night sky, 0.9 with 16×16 blocks, is 1.1
+with 8×8 and 2.8 with 4×4 (smaller blocks keep more of what the JPEG blurs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601, as JPEG's YCbCr
 RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 #: What the curves take: R, G, B, the luma, and Cb and Cr (offset into [0, 1]).
 N_INPUTS = 6
-#: Chroma is fitted to means over blocks of this many pixels square (a 4:2:0 chroma sample's 4×4).
+#: Chroma is fitted to means over blocks of this many pixels square (4×4 of 4:2:0's chroma samples).
 CHROMA_BLOCK = 8
 #: Blocks are weighted by (how many blocks' mean colours share a cell of this grid) ** -power.
 BLOCK_WEIGHT_LEVELS = 32
