@@ -188,7 +188,8 @@ def learn_look(
 
     With ``jpeg_after`` (default: whether any AFTER is a Pillow image read from a JPEG, as
     ``Image.open`` gives it; an array never is) the prior takes its chroma from 8×8-block means
-    of the pairs, which JPEG keeps, not from the colour cells, which it biases (see ``prior``).
+    of the pairs, which JPEG keeps, not from the colour cells, which it biases, and the network
+    is trained on the cells' luma with the prior's chroma (see ``prior``).
     """
     config = config or TrainConfig()
     if jpeg_after is None:

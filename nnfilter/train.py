@@ -24,7 +24,7 @@ from .model import (
     output_delta,
     predict,
 )
-from .prior import fit_prior
+from .prior import fit_prior, with_prior_chroma
 
 
 class SGD:
@@ -212,7 +212,8 @@ def train(
     blocks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
-    ``blocks``, the pairs' ``prior.block_means``, give the prior its chroma (``prior.fit_prior``).
+    ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs), give the prior its chroma
+    (``prior.fit_prior``) and the cells the prior's chroma as targets (``prior.with_prior_chroma``).
 
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
@@ -251,6 +252,11 @@ def _train(samples, config, on_epoch, blocks) -> TrainResult:
         val_set = train_set
     cells, cell_weights = train_set, train_set.counts**config.count_power
     curves = fit_prior(cells.inputs[:, :3], cells.targets, cell_weights, blocks) if len(cells) else None
+    if blocks is not None and curves is not None:  # a JPEG AFTER: the cells' chroma is JPEG's blur
+        cells, val_set = (
+            ColourSamples(s.inputs, with_prior_chroma(s.inputs[:, :3], s.targets, curves), s.counts)
+            for s in (cells, val_set)
+        )
     train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, curves)
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
     trivial = trivial_errors(cells, cell_weights)

@@ -12,6 +12,7 @@ from nnfilter.prior import (
     fit_curves,
     fit_prior,
     hat_basis,
+    with_prior_chroma,
 )
 
 
@@ -81,6 +82,22 @@ def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
     np.testing.assert_allclose(colours[5], after[corner].reshape(-1, 3).mean(axis=0) / 255)
     rows = curves_design(before[corner].reshape(-1, 3) / 255)
     np.testing.assert_allclose(features[5], rows.mean(axis=0), atol=1e-6)
+
+
+def test_with_prior_chroma_keeps_the_luma_and_alpha_and_takes_the_priors_chroma():
+    samples = narrow_samples(mixed)
+    curves = prior_of(samples)
+    rgb = samples.inputs[:, :3]
+    targets = samples.targets.copy()
+    targets[:, :3] = np.clip(targets[:, :3] + [0.05, -0.04, 0.03], 0, 1)  # off the prior's chroma
+    targets[:, 3] = 0.7
+    fixed = with_prior_chroma(rgb, targets, curves)
+    to_ycbcr = RGB_TO_YCBCR.T
+    np.testing.assert_allclose(fixed[:, :3] @ to_ycbcr[:, 0], targets[:, :3] @ to_ycbcr[:, 0], atol=1e-5)
+    prior_chroma = apply_curves(curves[..., :3], rgb.astype(np.float64)) @ to_ycbcr[:, 1:]
+    np.testing.assert_allclose(fixed[:, :3] @ to_ycbcr[:, 1:], prior_chroma, atol=1e-5)
+    assert np.all(fixed[:, 3] == np.float32(0.7)) and fixed.dtype == targets.dtype
+    assert np.abs(fixed - targets).max() > 0.02
 
 
 def test_a_block_weighs_more_the_fewer_blocks_share_its_colour():
