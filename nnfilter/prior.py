@@ -40,6 +40,9 @@ PRIOR_SMOOTHING = 1e-3
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601, as JPEG's YCbCr
 #: JPEG's RGB -> Y, Cb, Cr (without Cb and Cr's offset of 1/2).
 RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+#: Colour rows @ this: Y, Cb, Cr rows (Cb and Cr without their offset); and back.
+_TO_YCBCR = RGB_TO_YCBCR.T
+_FROM_YCBCR = np.linalg.inv(_TO_YCBCR)
 #: What the curves take: R, G, B, the luma, and Cb and Cr (offset into [0, 1]).
 N_INPUTS = 6
 #: Chroma is fitted to means over blocks of this many pixels square (4×4 of 4:2:0's chroma samples).
@@ -184,14 +187,13 @@ def fit_prior(
     if blocks is None or len(blocks[0]) == 0:
         return curves
     # The fit is linear in its targets, so the cells' Y is the Y of their RGB curves.
-    to_ycbcr = RGB_TO_YCBCR.T  # colour rows @ to_ycbcr: Y, Cb, Cr rows
-    ycbcr = curves[..., :3].reshape(-1, 3) @ to_ycbcr
+    ycbcr = curves[..., :3].reshape(-1, 3) @ _TO_YCBCR
     features, colours = blocks
-    identity = _identity(3) @ to_ycbcr
+    identity = _identity(3) @ _TO_YCBCR
     ycbcr[:, 1:] = _penalised_fit(
-        features, colours @ to_ycbcr[:, 1:], block_weights(features), identity[:, 1:]
+        features, colours @ _TO_YCBCR[:, 1:], block_weights(features), identity[:, 1:]
     )
-    curves[..., :3] = (ycbcr @ np.linalg.inv(to_ycbcr)).reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
+    curves[..., :3] = (ycbcr @ _FROM_YCBCR).reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
     return curves
 
 
@@ -205,11 +207,10 @@ def with_prior_chroma(rgb: np.ndarray, targets: np.ndarray, curves: np.ndarray) 
     ΔE00 against 1.42 for the cells' own chroma, and 1.39 for their chroma moved by the difference
     of the prior fitted to the blocks and to the cells.
     """
-    to_ycbcr = RGB_TO_YCBCR.T
-    ycbcr = targets[:, :3].astype(np.float64) @ to_ycbcr
-    ycbcr[:, 1:] = (apply_curves(curves[..., :3], rgb.astype(np.float64)) @ to_ycbcr)[:, 1:]
+    ycbcr = targets[:, :3].astype(np.float64) @ _TO_YCBCR
+    ycbcr[:, 1:] = (apply_curves(curves[..., :3], rgb.astype(np.float64)) @ _TO_YCBCR)[:, 1:]
     out = targets.copy()
-    out[:, :3] = np.clip(ycbcr @ np.linalg.inv(to_ycbcr), 0, 1)
+    out[:, :3] = np.clip(ycbcr @ _FROM_YCBCR, 0, 1)
     return out
 
 
