@@ -240,9 +240,9 @@ def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
     """The files found in folders or lists that are images: the skip rules of both, in one place.
 
     A file named as an image (``.jpg``, ``.png``, ...) that is not one (empty, text) is refused, so
-    that a failed copy is heard of; other files (sidecars, ``.DS_Store``) are skipped.
+    that a failed copy is heard of; other files (sidecars, ``.DS_Store``) are skipped. Pillow's
+    list of extensions is asked for only then: it imports every plugin, ~35 ms of start-up.
     """
-    extensions = image_extensions()
     for source in candidates:
         path = source.path
         if path.name.startswith(TEMP_PREFIX):
@@ -251,7 +251,7 @@ def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
             plan.skipped.append(Problem(path, f"{path}: macOS metadata file (AppleDouble)"))
         elif (reason := not_an_image(path)) is None:
             yield source
-        elif path.suffix.lower() in extensions:
+        elif path.suffix.lower() in image_extensions():
             plan.failed.append(Problem(path, f"{path}: {reason}"))
         else:
             plan.skipped.append(Problem(path, f"{path}: not an image file"))
