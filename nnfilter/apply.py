@@ -26,7 +26,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .model import MLP, one_blas_thread, predict
+from .model import MLP, Predictor, one_blas_thread, predict
 from .strength import blend
 
 CHUNK_PIXELS = 65536
@@ -59,12 +59,13 @@ def _network_on_pixels(
 ) -> np.ndarray:
     flat = rgba.reshape(-1, 4)
     out = np.empty_like(flat)
+    predict = Predictor(model)
     for start in range(0, len(flat), chunk):
         block = flat[start : start + chunk]
         x = block.astype(np.float32) / 255
         if keep_alpha:
             x[:, 3] = 1
-        out[start : start + chunk] = np.rint(blend(x, predict(model, x), strength) * 255)
+        out[start : start + chunk] = np.rint(blend(x, predict(x), strength) * 255)
         if keep_alpha:
             out[start : start + chunk, 3] = block[:, 3]
     return out.reshape(rgba.shape)
@@ -95,6 +96,7 @@ class ColourTable:
 
     def __init__(self, model: MLP, strength: float = 1.0):
         self.model = model
+        self._predict = Predictor(model)
         self.strength = strength  # the look blended with the original colours (``strength.blend``)
         self.outputs = np.zeros(1 << 24, PACKED)
         self._buffers = threading.local()
@@ -150,7 +152,7 @@ class ColourTable:
                 x[:, channel] = (chunk >> (8 * channel)) & 255
             x[:, 3] = 255
             x /= 255
-            y = np.rint(blend(x, predict(self.model, x), self.strength) * 255).astype(PACKED)
+            y = np.rint(blend(x, self._predict(x), self.strength) * 255).astype(PACKED)
             packed[start : start + TABLE_CHUNK] = y[:, 0] | y[:, 1] << 8 | y[:, 2] << 16 | self.KNOWN
         return packed
 
