@@ -8,7 +8,7 @@ from conftest import assert_image_similar, colour_field, sepia
 from PIL import Image, ImageOps
 
 from nnfilter import learn_look
-from nnfilter.apply import ColourTable, _filter_strips, apply_to_image, apply_to_pixels
+from nnfilter.apply import ColourTable, _filter_strips, _on_crops, apply_to_image, apply_to_pixels
 from nnfilter.model import init_mlp
 from nnfilter.train import TrainConfig
 
@@ -97,7 +97,7 @@ def test_a_used_look_pickles_without_its_table(look):
 def test_strips_are_filtered_in_threads_and_an_error_stops_them(monkeypatch):
     monkeypatch.setattr("nnfilter.apply.STRIP_PIXELS", 90 * 10)  # 12 strips of 10 rows
     pixels = random_rgb(8)
-    inverted = _filter_strips(Image.fromarray(pixels), ImageOps.invert, threads=3)
+    inverted = _filter_strips(Image.fromarray(pixels), _on_crops(ImageOps.invert), threads=3)
     assert np.array_equal(np.asarray(inverted), 255 - pixels)
 
     def fail_on_the_fifth_strip(strip):
@@ -106,4 +106,4 @@ def test_strips_are_filtered_in_threads_and_an_error_stops_them(monkeypatch):
         return strip
 
     with pytest.raises(ValueError, match="no such colour"):
-        _filter_strips(Image.fromarray(pixels), fail_on_the_fifth_strip, threads=3)
+        _filter_strips(Image.fromarray(pixels), _on_crops(fail_on_the_fifth_strip), threads=3)
