@@ -116,7 +116,8 @@ class ColourTable:
         raw = _packed(image, box)
         keys, out, unknown = self._strip_buffers(len(raw))
         np.bitwise_and(raw, 0xFFFFFF, out=keys)
-        np.take(self.outputs, keys, out=out, mode="clip")  # "clip": unbuffered; keys are in range
+        # "wrap" (keys are in range): unbuffered, as "clip" is, and ~20% faster here (Zen 2, numpy 2.4).
+        np.take(self.outputs, keys, out=out, mode="wrap")
         np.less(out, self.KNOWN, out=unknown)
         if unknown.any():
             # Threads may evaluate a colour at the same time: they write the same output, and an
