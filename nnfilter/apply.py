@@ -98,7 +98,9 @@ class ColourTable:
         self.model = model
         self._predict = Predictor(model)
         self.strength = strength  # the look blended with the original colours (``strength.blend``)
-        self.outputs = np.zeros(1 << 24, PACKED)
+        # Written, not np.zeros: calloc's pages are mapped on first write, 4 KiB at a time, which
+        # cost evaluating a photo's first colours ~50 ms; a written table gets huge pages at once.
+        self.outputs = np.full(1 << 24, 0, PACKED)
         self._buffers = threading.local()
 
     def __len__(self) -> int:
