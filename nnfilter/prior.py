@@ -270,8 +270,8 @@ def apply_ramps(
     one column a colour, into ``out`` if given (C-contiguous); ``empty`` makes its working array.
 
     Two small matrix products and two passes over the ramps, whatever the number of knots: measured
-    ~2.5× faster than a lookup of each input's segment on a few hundred colours (the table's
-    strips), and the same to float32 rounding.
+    1.7× faster than a lookup of each input's segment on 400 colours (a table's strip), 1.3× on
+    4096, and the same to float32 rounding.
     """
     to_inputs, inner_knots, matrix = ramps
     n_inputs, n = len(to_inputs), len(rgb)
