@@ -322,14 +322,12 @@ class Workspace:
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An uninitialised C-contiguous array, as ``np.empty``: from the buffer while it lasts."""
-        dtype = np.dtype(dtype)
-        size = -(-math.prod(shape) * dtype.itemsize // self.ALIGN) * self.ALIGN
-        self._wanted += size
-        if self._used + size > len(self._buffer):
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        start, self._used = self._used, self._used + -(-nbytes // self.ALIGN) * self.ALIGN
+        self._wanted = self._used
+        if self._used > len(self._buffer):
             return np.empty(shape, dtype)
-        view = self._buffer[self._used : self._used + size]
-        self._used += size
-        return view[: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+        return self._buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 class Predictor:

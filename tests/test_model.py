@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nnfilter.data import ColourSamples
-from nnfilter.model import ACTIVATIONS, LOSSES, MLP, backward, forward, init_mlp, predict
+from nnfilter.model import ACTIVATIONS, LOSSES, MLP, Predictor, backward, forward, init_mlp, predict
 from nnfilter.prior import apply_curves
 from nnfilter.train import TrainConfig, train
 
@@ -72,6 +72,16 @@ def test_model_with_a_prior_starts_as_the_prior_and_keeps_alpha():
     out = predict(model, x)
     np.testing.assert_allclose(out[:, :3], apply_curves(model.prior, x[:, :3]), atol=1e-5)
     np.testing.assert_allclose(out[:, 3], x[:, 3], atol=1e-5)
+
+
+def test_a_predictor_reusing_its_buffers_gives_what_fresh_buffers_give():
+    rng = np.random.default_rng(4)
+    model = init_mlp([8, 8], "sigmoid", rng, residual=True)
+    model.prior = wavy_prior(rng)
+    predictor = Predictor(model)
+    for n in (300, 7, 300, 1000, 1):  # growing, shrinking and growing again
+        x = rng.uniform(0, 1, (n, 4)).astype(np.float32)
+        np.testing.assert_allclose(predictor(x), predict(model, x), atol=1e-6)
 
 
 def test_training_starts_from_the_prior_it_fits():
