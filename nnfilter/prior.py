@@ -282,7 +282,9 @@ def apply_ramps(
     np.clip(values, 0, 1, out=values)
     ramp_rows = rows[n_inputs:-1].reshape(n_inputs, len(inner_knots), n)
     np.subtract(values[:, None], inner_knots, out=ramp_rows)
-    np.maximum(ramp_rows, 0, out=ramp_rows)
+    # max(ramp, 0) as a clip to [0, 1], which the ramps never exceed: numpy's maximum with a
+    # number is not vectorised on AVX2 CPUs (0.7 ns a value on Zen 2, clip 0.2).
+    np.clip(ramp_rows, 0, 1, out=ramp_rows)
     rows[-1] = 1
     out = np.dot(matrix, rows, out=out)
     return np.clip(out, 0, 1, out=out)

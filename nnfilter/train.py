@@ -13,7 +13,6 @@ from .config import TrainConfig
 from .data import ColourSamples, split_validation, with_prior_anchors
 from .errors import TrainingDivergedError
 from .model import (
-    HALF,
     MLP,
     backward_pass,
     error,
@@ -32,7 +31,7 @@ class SGD:
 
     def __init__(self, params: list[np.ndarray], lr: float, momentum: float = 0.0):
         self.lr = lr
-        self.momentum = np.array(momentum, params[0].dtype)  # an array: numpy takes it faster (see HALF)
+        self.momentum = np.array(momentum, params[0].dtype)  # an array: numpy takes it faster (see model.ONE)
         self.velocities = [np.zeros_like(p) for p in params]
         self._scratch = [np.empty_like(p) for p in params]
 
@@ -67,7 +66,7 @@ class Adam:
     ):
         self.lr, self.beta1, self.beta2, self.epsilon = lr, beta1, beta2, epsilon
         self.t = 0
-        # The constants of every step, as arrays of the parameters' type (see model.HALF).
+        # The constants of every step, as arrays of the parameters' type (see model.ONE).
         dtype = params[0].dtype
         self._beta1, self._beta2 = np.array(beta1, dtype), np.array(beta2, dtype)
         self._epsilon = np.array(epsilon / math.sqrt(1 - beta2), dtype)
@@ -268,8 +267,8 @@ def _train(samples, config, on_epoch, blocks) -> TrainResult:
     # Per layer, its weights, bias (and skip) as one matrix: views of params, and of grad alike.
     layers, layer_grads = model.stacked(params), model.stacked(grad)
     lr = config.learning_rate()
-    halved = np.empty_like(params)  # see forward_pass
-    halved_layers = model.stacked(halved)
+    negated = np.empty_like(params)  # see forward_pass
+    negated_layers = model.stacked(negated)
     optimizer = OPTIMIZERS[config.optimizer].from_config([params], config)
     n, n_channels = len(train_set), train_set.targets.shape[1]
     total_weight = float(weights.sum())
@@ -315,8 +314,8 @@ def _train(samples, config, on_epoch, blocks) -> TrainResult:
             # Each sample's share of its batch's loss: its weight over 4 times the batch's weight sum.
             scales.fill((ws / np.repeat(np.add.reduceat(ws, starts) * n_channels, batch_sizes))[:, None])
             for batch_inputs, y, residual, s in batches:
-                np.multiply(params, HALF, out=halved)
-                out = forward_pass(layers, batch_inputs, activation, halved_layers)
+                np.negative(params, out=negated)
+                out = forward_pass(layers, batch_inputs, activation, negated_layers)
                 np.subtract(out, y, out=residual)
                 delta = output_delta(out, residual, s, loss)
                 backward_pass(layers, batch_inputs, delta, activation, layer_grads)
