@@ -246,8 +246,8 @@ def layer_inputs(
             seen[:] = x.T
         else:
             ramps = prior_ramps if prior_ramps is not None else curve_ramps(model.prior, dtype)
-            apply_ramps(ramps, x[:, :3].astype(dtype, copy=False), out=seen[:3], empty=empty)
-            seen[3] = x[:, 3]
+            apply_ramps(ramps, x[:, :3].astype(dtype, copy=False), out=seen, empty=empty)
+            seen[3] = x[:, 3]  # over the prior's row of padding
         logit(seen, out=seen)
     return inputs
 

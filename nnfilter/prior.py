@@ -238,7 +238,7 @@ def apply_curves(curves: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     >>> apply_curves(straight, np.array([[0.2, 0.5, 0.9]])).round(3).tolist()
     [[0.2, 0.5, 0.9]]
     """
-    return apply_ramps(curve_ramps(curves, rgb.dtype), rgb).T
+    return apply_ramps(curve_ramps(curves, rgb.dtype), rgb)[: curves.shape[2]].T
 
 
 def curve_ramps(curves: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,14 +247,16 @@ def curve_ramps(curves: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.nda
 
     A curve linear between knots is its value at 0, plus its first slope times v, plus, at each
     inner knot t, its change of slope times max(v - t, 0). Returns, in ``dtype``: the inputs as
-    rows over RGB and 1 (inputs, 4); the inner knots (knots - 1, 1); the matrix (outputs,
-    inputs · knots + 1) over the rows [each input; each input's ramps; 1].
+    rows over RGB and 1 (inputs, 4); the inner knots (knots - 1, 1); the matrix (outputs padded
+    with rows of 0 to a multiple of 4, inputs · knots + 1) over the rows [each input; each input's
+    ramps; 1]. (OpenBLAS multiplies by 4 rows in 0.6 of the time it takes for 3, on Zen 2.)
     """
     n_inputs, n_knots, outputs = curves.shape
     knots = n_knots - 1
     slopes = np.diff(curves, axis=1) * knots
     kinks = np.diff(slopes, axis=1).reshape(-1, outputs)
     matrix = np.concatenate([slopes[:, 0], kinks, curves[:, 0].sum(axis=0)[None]]).T
+    matrix = np.concatenate([matrix, np.zeros((-outputs % 4, matrix.shape[1]))])
     to_inputs = np.column_stack([_TO_INPUTS.T, _INPUT_OFFSETS])[:n_inputs]
     inner_knots = np.arange(1, knots)[:, None] / knots
     return tuple(np.ascontiguousarray(a, dtype) for a in (to_inputs, inner_knots, matrix))
@@ -267,7 +269,8 @@ def apply_ramps(
     empty: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty,
 ) -> np.ndarray:
     """``apply_curves`` with the curves' ``curve_ramps`` (in ``rgb``'s float type), as (outputs, n),
-    one column a colour, into ``out`` if given (C-contiguous); ``empty`` makes its working array.
+    one column a colour, with the matrix's rows of padding (0): into ``out`` if given
+    (C-contiguous); ``empty`` makes its working array.
 
     Two small matrix products and two passes over the ramps, whatever the number of knots: measured
     1.7× faster than a lookup of each input's segment on 400 colours (a table's strip), 1.3× on
