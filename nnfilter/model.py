@@ -309,20 +309,19 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffer = np.empty(0, np.uint8)
-        self._used = self._wanted = 0
+        self._used = 0
 
     def start(self) -> None:
         """Begin a call: the arrays handed out so far are free; the buffer grows to the most that
         a call has asked for."""
-        if self._wanted > len(self._buffer):
-            self._buffer = np.empty(self._wanted, np.uint8)
-        self._used = self._wanted = 0
+        if self._used > len(self._buffer):
+            self._buffer = np.empty(self._used, np.uint8)
+        self._used = 0
 
     def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """An uninitialised C-contiguous array, as ``np.empty``: from the buffer while it lasts."""
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         start, self._used = self._used, self._used + -(-nbytes // self.ALIGN) * self.ALIGN
-        self._wanted = self._used
         if self._used > len(self._buffer):
             return np.empty(shape, dtype)
         return self._buffer[start : start + nbytes].view(dtype).reshape(shape)
