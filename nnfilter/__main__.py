@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 
 
 def run() -> None:
@@ -15,11 +16,14 @@ def run() -> None:
     python_handler = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if python_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from .prefetch import prefetch
+
+    prefetched = prefetch(sys.argv[1:])  # `apply`'s one photo decodes while the rest loads
     from .cli import main
 
     if python_handler:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    main()
+    main(obj=prefetched)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from .images import ImageReading
 from .onefile import Outcome, Settings
 from .options import apply_options, max_pixels_option, strength_option, train_options
 from .plan import FORMAT_EXTENSIONS, Problem, plan_batch
+from .prefetch import Prefetch
 from .train_job import Trained, train_to_file
 
 # The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
@@ -306,10 +307,15 @@ def apply(
         raise click.UsageError(PLAN_USAGE[exc.kind].format(**exc.values)) from None
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
-    # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each).
+    # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each), if
+    # it is not decoding already (``prefetch``, started by ``nnfilter`` before this module loaded).
     reading = None
     if len(plan.jobs) == 1 and jobs > 1 and not dry_run:
-        reading = ImageReading(plan.jobs[0].src, max_pixels, deep=True)
+        prefetched = ctx.find_object(Prefetch)
+        if prefetched is not None:
+            reading = prefetched.take(plan.jobs[0].src, max_pixels)
+        if reading is None:
+            reading = ImageReading(plan.jobs[0].src, max_pixels, deep=True)
     try:
         look = (_load_lut(lut) if lut is not None else _load_look(model)).with_strength(strength)
     except NnfilterError as exc:
