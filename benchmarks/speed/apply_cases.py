@@ -66,7 +66,7 @@ def section_apply(plan: Plan) -> tuple[Section, ApplyFigures]:
         f"Ratio nnfilter / Pillow: **{ratio(nn.walls, pil.walls)}**; with `--jobs 1`: "
         f"{ratio(nn_j1.walls, pil.walls)}. Importing what apply uses costs "
         f"{imp_nn.wall - imp_pil.wall:.2f} s more than importing Pillow; with cores to spare, "
-        "`apply` on one photo decodes it meanwhile (`--jobs 1` does not).",
+        "`apply` on one photo decodes it meanwhile, from before the command line loads (`--jobs 1` does not).",
     ]
     verdict = Verdict(
         f"apply a 24 MP JPEG end to end in ≤ {APPLY_RATIO:g}× Pillow read+write",
