@@ -5,6 +5,7 @@ import numpy as np
 from nnfilter.data import ColourSamples, with_prior_anchors
 from nnfilter.prior import (
     LUMA_WEIGHTS,
+    PRIOR_KNOTS,
     RGB_TO_YCBCR,
     apply_curves,
     block_means,
@@ -50,7 +51,7 @@ def test_prior_follows_a_tone_curve_where_the_samples_show_it():
     samples = narrow_samples(curve)
     seen = samples.inputs[:200, :3].astype(np.float64)
     gap = np.abs(apply_curves(prior_of(samples), seen)[:, :3] - curve(seen))
-    assert gap.mean() < 0.002 and gap.max() < 0.02  # half a level on average: knots are 1/8 apart
+    assert gap.mean() < 0.002 and gap.max() < 0.02  # half a level on average
 
 
 def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
@@ -69,7 +70,7 @@ def test_anchors_fill_only_empty_cells_with_the_priors_prediction():
 def curves_design(rgb):
     """The prior's design matrix, written out: hat bases of R, G, B, Y, Cb + 1/2 and Cr + 1/2."""
     ycbcr = rgb @ RGB_TO_YCBCR.T + [0, 0.5, 0.5]
-    return np.column_stack([hat_basis(v, 8) for v in np.column_stack([rgb, ycbcr]).T])
+    return np.column_stack([hat_basis(v, PRIOR_KNOTS) for v in np.column_stack([rgb, ycbcr]).T])
 
 
 def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
@@ -77,7 +78,7 @@ def test_block_means_average_the_curves_inputs_and_the_after_over_each_block():
     before = rng.integers(0, 256, (20, 11, 3), dtype=np.uint8)  # blocks of 8: 3 rows of 2, cut at the edges
     after = rng.integers(0, 256, (20, 11, 3), dtype=np.uint8)
     features, colours = block_means(before, after)
-    assert features.shape == (6, 6 * 9) and colours.shape == (6, 3)
+    assert features.shape == (6, 6 * (PRIOR_KNOTS + 1)) and colours.shape == (6, 3)
     corner = (slice(16, 20), slice(8, 11))  # the last block: 4 x 3 pixels
     np.testing.assert_allclose(colours[5], after[corner].reshape(-1, 3).mean(axis=0) / 255)
     rows = curves_design(before[corner].reshape(-1, 3) / 255)

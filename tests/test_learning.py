@@ -10,6 +10,7 @@ from PIL import Image
 
 from nnfilter import Look, learn_look
 from nnfilter.colour import delta_e00
+from nnfilter.prior import PRIOR_KNOTS
 from nnfilter.train import TrainConfig
 
 
@@ -41,7 +42,7 @@ def test_save_load_apply_is_bit_identical(tmp_path):
     assert loaded.metadata["epochs_run"] == 5
     assert np.array_equal(loaded.model.prior, look.model.prior)
     with np.load(tmp_path / "look.npz") as npz:
-        assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, 9, 3)
+        assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, PRIOR_KNOTS + 1, 3)
 
 
 def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
@@ -57,7 +58,7 @@ def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
     np.savez(tmp_path / "format2.npz", **{**arrays, "P": arrays["P"][:4], "format_version": np.array(2)})
     photo = colour_field(50, 40, seed=5)
     old, new = Look.load(tmp_path / "format2.npz"), Look.load(tmp_path / "format3.npz")
-    assert old.model.prior.shape == (4, 9, 3)
+    assert old.model.prior.shape == (4, PRIOR_KNOTS + 1, 3)
     assert np.array_equal(old.apply(photo), new.apply(photo))
     assert not np.array_equal(old.apply(photo), look.apply(photo))  # the Cb and Cr curves count
 

@@ -5,7 +5,7 @@ import pytest
 
 from nnfilter.data import ColourSamples
 from nnfilter.model import ACTIVATIONS, LOSSES, MLP, Predictor, backward, forward, init_mlp, predict
-from nnfilter.prior import apply_curves
+from nnfilter.prior import PRIOR_KNOTS, apply_curves
 from nnfilter.train import TrainConfig, train
 
 
@@ -96,7 +96,7 @@ def test_training_starts_from_the_prior_it_fits():
         np.ones(800, np.float32),
     )
     model = train(samples, TrainConfig(hidden=[8], epochs=20)).model
-    assert model.prior is not None and model.prior.shape == (6, 9, 3)
+    assert model.prior is not None and model.prior.shape == (6, PRIOR_KNOTS + 1, 3)
     sky = np.array([[0.1, 0.3, 0.9, 1.0]], np.float32)
     assert np.abs(predict(model, sky)[0, :3] - (sky[0, :3] @ mixing.T + 0.05)).max() < 0.02
     assert train(samples, TrainConfig(hidden=[8], epochs=2, residual=False)).model.prior is None
