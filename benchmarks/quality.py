@@ -3,8 +3,10 @@
 For each reference look: train with default options on sample_images/before.jpg and the look
 applied to it (saved as a JPEG, quality 90, 4:2:0, as an edited photo is), then apply the model to
 the three other sample photos and compare with the exact look of each: mean CIEDE2000 (ΔE00).
+``--train test1.jpg`` trains on the coffee cup instead, a photo of few colours (issue 13's case:
+its looks on test3.jpg, the night sky).
 
-    python -m benchmarks.quality [--seeds 3] [--hidden 16,16] [--epochs N] ...
+    python -m benchmarks.quality [--train before.jpg] [--seeds 3] [--hidden 16,16] [--epochs N] ...
 
 Each figure is the mean over training seeds 0..N-1: how a network extrapolates to colours it never
 saw varies from seed to seed, and one seed can flatter or wrong a choice.
@@ -26,7 +28,7 @@ from nnfilter.colour import delta_e00
 from .looks import LOOKS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
-HELD_OUT = ["test1.jpg", "test2.jpg", "test3.jpg"]
+PHOTOS = ["before.jpg", "test1.jpg", "test2.jpg", "test3.jpg"]
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -40,11 +42,11 @@ def jpeg_roundtrip(pixels: np.ndarray, quality: int = 90) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
-def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
-    """Per look: mean ΔE00 on each held-out photo, their mean, the training pair's, train seconds
-    (with the config's seed)."""
-    before = rgb(SAMPLES / "before.jpg")
-    held_out = {name: rgb(SAMPLES / name) for name in HELD_OUT}
+def score_looks(config: TrainConfig, training: str = "before.jpg") -> dict[str, dict[str, float]]:
+    """Per look: mean ΔE00 on each held-out photo (the sample photos but ``training``), their mean,
+    the training pair's, train seconds (with the config's seed)."""
+    before = rgb(SAMPLES / training)
+    held_out = {name: rgb(SAMPLES / name) for name in PHOTOS if name != training}
     results = {}
     for name, look_fn in LOOKS.items():
         after = jpeg_roundtrip(look_fn(before))
@@ -55,7 +57,7 @@ def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
             photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())
             for photo, pixels in held_out.items()
         }
-        row["held-out mean"] = float(np.mean([row[p] for p in HELD_OUT]))
+        row["held-out mean"] = float(np.mean([row[p] for p in held_out]))
         row["training pair"] = float(delta_e00(look.apply(before), look_fn(before)).mean())
         row["train s"] = seconds
         results[name] = row
@@ -63,7 +65,7 @@ def score_looks(config: TrainConfig) -> dict[str, dict[str, float]]:
 
 
 def markdown(results: dict[str, dict[str, float]]) -> str:
-    columns = [*HELD_OUT, "held-out mean", "training pair", "train s"]
+    columns = list(next(iter(results.values())))
     lines = ["| look | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, row in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.2f}" for c in columns) + " |")
@@ -80,11 +82,12 @@ def main() -> None:
     parser.add_argument("--activation")
     parser.add_argument("--no-residual", dest="residual", action="store_false", default=None)
     parser.add_argument("--seeds", type=int, default=3, help="average over seeds 0..N-1 (default 3)")
+    parser.add_argument("--train", choices=PHOTOS, default="before.jpg", help="the training photo")
     args = parser.parse_args()
-    seeds = args.seeds
-    options = {k: v for k, v in vars(args).items() if v is not None and k != "seeds"}
-    print(f"options: {options or 'defaults'}, mean of seeds 0-{seeds - 1}")
-    runs = [score_looks(TrainConfig(**options, seed=seed)) for seed in range(seeds)]
+    seeds, training = args.seeds, args.train
+    options = {k: v for k, v in vars(args).items() if v is not None and k not in ("seeds", "train")}
+    print(f"trained on {training}, options: {options or 'defaults'}, mean of seeds 0-{seeds - 1}")
+    runs = [score_looks(TrainConfig(**options, seed=seed), training) for seed in range(seeds)]
     print(
         markdown(
             {
