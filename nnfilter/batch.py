@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from .images import ImageReading, PixelMemory
 from .onefile import Outcome, Settings, run_job
 from .plan import Job, Plan, Problem
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import multiprocessing.context
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from .images import ImageReading
     from .look import Look
 
 #: Jobs handed to the pool ahead of the one being waited for, per worker.
@@ -178,13 +178,14 @@ class _Serial:
         self, look: Look, settings: Settings, threads: int, first_reading: ImageReading | None
     ) -> None:
         self.look, self.settings, self.threads, self._reading = look, settings, threads, first_reading
+        self._memory = PixelMemory()
 
     def run(self, jobs: deque[Job], ctrl_c: CtrlC, on_interrupt: OnInterrupt | None) -> Iterator[Outcome]:
         notice = None if on_interrupt is None else lambda: on_interrupt(True)
         while jobs and not ctrl_c.pressed:
             reading, self._reading = self._reading, None
             with ctrl_c.abandonable(notice):
-                outcome = run_job(self.look, jobs[0], self.settings, reading, self.threads)
+                outcome = run_job(self.look, jobs[0], self.settings, reading, self.threads, self._memory)
             jobs.popleft()
             yield outcome
 
@@ -193,10 +194,12 @@ class _Serial:
 
 
 class _Worker:
-    """What a worker process keeps for every job: the look, the settings, and the batch's stop flag."""
+    """What a worker process keeps for every job: the look, the settings, the batch's stop flag,
+    and the memory its photos are decoded into."""
 
     def __init__(self, look: Look, settings: Settings, stop: Any) -> None:
         self.look, self.settings, self.stop = look, settings, stop
+        self.memory = PixelMemory()
 
 
 _worker: _Worker | None = None  # per worker process, set by _init_worker (the pool's initializer)
@@ -218,7 +221,7 @@ def _work(job: Job) -> Outcome:
     assert _worker is not None, "worker not initialised"
     if _worker.stop.is_set():
         return Outcome(job, cancelled=True)
-    return run_job(_worker.look, job, _worker.settings)
+    return run_job(_worker.look, job, _worker.settings, memory=_worker.memory)
 
 
 def pool_context() -> multiprocessing.context.BaseContext:

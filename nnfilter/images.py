@@ -50,6 +50,7 @@ def open_image(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     deep: bool = False,
     reduce: int = 1,
+    memory: PixelMemory | None = None,
 ) -> Image.Image | DeepImage:
     """Open an image file as a fully loaded, upright RGB or RGBA Pillow image (with ``deep``, a
     16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``).
@@ -70,6 +71,9 @@ def open_image(
         1, 2, 4 or 8: decode a JPEG at 1/``reduce`` of its width and height (``Image.draft``: the
         decoder scales the DCT blocks, each output pixel about the mean of ``reduce``² pixels, at a
         fraction of a full decode's work); other formats are read at full size.
+    memory : PixelMemory or None
+        Decode an RGB JPEG into this memory (see ``PixelMemory``), which the image is then valid in
+        only until the next photo is decoded there.
 
     Returns
     -------
@@ -84,7 +88,7 @@ def open_image(
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce).result()
+    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce, memory=memory).result()
 
 
 class ImageReading:
@@ -104,6 +108,7 @@ class ImageReading:
         background: bool = True,
         deep: bool = False,
         reduce: int = 1,
+        memory: PixelMemory | None = None,
     ) -> None:
         if max_pixels is not None and max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
@@ -123,6 +128,8 @@ class ImageReading:
             if reduce > 1 and self._image.format == "JPEG":
                 width, height = self._image.size
                 self._image.draft(self._image.mode, (max(1, width // reduce), max(1, height // reduce)))
+            if memory is not None:
+                memory.receive(self._image)
             if not background:
                 self._decode()
                 return
@@ -161,6 +168,42 @@ class ImageReading:
 
                 return upright(self._pixels, self._image, self.name)
             return _upright_rgb(self._image, self.name)
+
+
+class PixelMemory:
+    """Memory that RGB JPEG photos are decoded into, one after another: one uint32 word a pixel,
+    0xFFBBGGRR, Pillow's own layout of RGB, as one numpy array.
+
+    The colour table then maps a photo where it lies (``ColourTable.apply`` with its ``words``),
+    instead of packing each strip out and pasting it back, and a batch decodes every photo into the
+    same pages instead of faulting in fresh ones. A photo decoded here is valid only until the next
+    one is: for photos read, filtered and written one at a time, as a batch's jobs in one process.
+    """
+
+    def __init__(self) -> None:
+        self._words: np.ndarray | None = None
+        self._core: Image.core.ImagingCore | None = None  # Pillow's view of _words, the latest photo's
+
+    def receive(self, image: Image.Image) -> None:
+        """Have ``image`` (opened, not decoded yet) decode into this memory, if it is an RGB JPEG."""
+        if image.format != "JPEG" or image.mode != "RGB":
+            return
+        import numpy as np
+
+        width, height = image.size
+        if self._words is None or len(self._words) < width * height:
+            self._core = self._words = None  # let a smaller one go first
+            self._words = np.empty(width * height, np.uint32)
+        # What Image.frombuffer runs for the modes it maps; RGB is stored as 4 bytes a pixel too.
+        self._core = Image.core.map_buffer(self._words, image.size, "raw", 0, ("RGB", 0, 1))
+        image.im = self._core
+
+    def words(self, image: Image.Image) -> np.ndarray | None:
+        """``image``'s pixels as words, if it is the photo decoded here last and its pixels are still
+        here (not transposed or converted since); else None."""
+        if self._core is None or self._words is None or image.im is not self._core:
+            return None
+        return self._words[: image.width * image.height]
 
 
 @contextmanager

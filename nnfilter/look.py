@@ -75,12 +75,19 @@ class Look:
         """The look at its strength on opaque colours, RGB in [0, 1] (n, 3) -> (n, 3): what a LUT holds."""
         return opaque_colour_fn(self.model, self.strength)(rgb)
 
-    def apply(self, image: ImageLike, method: str = "auto", threads: int | None = None) -> ImageLike:
+    def apply(
+        self,
+        image: ImageLike,
+        method: str = "auto",
+        threads: int | None = None,
+        words: np.ndarray | None = None,
+    ) -> ImageLike:
         """Filter a Pillow image (RGB/RGBA; other modes are converted), a ``DeepImage`` (at 16 bits,
         by the network on every pixel) or a uint8 array.
 
         An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
         A Pillow image is filtered in place when it is RGB or RGBA, a ``DeepImage`` always.
+        ``words``: an RGB image's pixels in an ``images.PixelMemory`` (``PixelMemory.words``).
         """
         keep_alpha = not self.learned_alpha
         if isinstance(image, DeepImage):
@@ -91,7 +98,9 @@ class Look:
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
         if self._table is None and keep_alpha and method != "exact":
             self._table = ColourTable(self.model, self.strength)
-        return apply_to_image(self.model, image, keep_alpha, method, threads, self._table, self.strength)
+        return apply_to_image(
+            self.model, image, keep_alpha, method, threads, self._table, self.strength, words
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (as for worker processes) without its colour table: a cache of up to 64 MiB
@@ -130,9 +139,12 @@ class CubeLook:
         identity = lut.grid_points(len(self.table)).reshape(self.table.shape)
         return CubeLook(blend(identity, self.table.astype(np.float32), strength))
 
-    def apply(self, image: Image.Image | DeepImage, threads: int | None = None) -> Image.Image | DeepImage:
+    def apply(
+        self, image: Image.Image | DeepImage, threads: int | None = None, words: np.ndarray | None = None
+    ) -> Image.Image | DeepImage:
         """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can; a
-        ``DeepImage`` in place, interpolated at 16 bits."""
+        ``DeepImage`` in place, interpolated at 16 bits. (``words``, as ``Look.apply`` takes them,
+        are not needed: Pillow's LUT filter reads the image itself.)"""
         if isinstance(image, DeepImage):
             return apply_table(self.table, image, threads or os.cpu_count() or 1)
         if image.mode not in ("RGB", "RGBA"):

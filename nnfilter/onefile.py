@@ -14,7 +14,7 @@ from PIL import Image
 
 from .errors import NnfilterError
 from .files import make_folder
-from .images import DEFAULT_MAX_PIXELS, ImageReading, open_image
+from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory, open_image
 from .plan import Job
 from .saving import save_image
 
@@ -64,6 +64,7 @@ def filter_file(
     threads: int | None = None,
     reading: ImageReading | None = None,
     depth: int | None = None,
+    memory: PixelMemory | None = None,
 ) -> tuple[float, float | None]:
     """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
     look knows its coverage), the share of its pixels in colours the training never showed.
@@ -72,7 +73,8 @@ def filter_file(
     temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
     if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``
     and ``deep=True``). A 16-bit TIFF or PNG is filtered at 16 bits and written with ``depth``
-    bits per channel where ``dst``'s type holds them (see ``deep.output_depth``).
+    bits per channel where ``dst``'s type holds them (see ``deep.output_depth``). ``memory``: where
+    to decode ``src`` if it is an RGB JPEG (``images.PixelMemory``), for files filtered one at a time.
 
     Raises
     ------
@@ -81,7 +83,10 @@ def filter_file(
     OutputError
         ``dst`` cannot be written, or exists and ``overwrite`` is off.
     """
-    image = reading.result() if reading is not None else open_image(src, max_pixels, deep=True)
+    if reading is not None:
+        image = reading.result()
+    else:
+        image = open_image(src, max_pixels, deep=True, memory=memory)
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
@@ -90,16 +95,23 @@ def filter_file(
 
         filter_deep(look, image, dst, depth, quality=quality, overwrite=overwrite, threads=threads)
         return megapixels, unseen
-    result = look.apply(image, threads=threads)
+    words = memory.words(image) if memory is not None else None
+    result = look.apply(image, threads=threads, words=words)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
     return megapixels, unseen
 
 
 def run_job(
-    look: Look, job: Job, settings: Settings, reading: ImageReading | None = None, threads: int | None = 1
+    look: Look,
+    job: Job,
+    settings: Settings,
+    reading: ImageReading | None = None,
+    threads: int | None = 1,
+    memory: PixelMemory | None = None,
 ) -> Outcome:
-    """Filter one job's file on ``threads`` threads (``reading``: its source already being read, see
-    ``filter_file``); any failure becomes the outcome's ``error`` (Ctrl-C passes through)."""
+    """Filter one job's file on ``threads`` threads (``reading``: its source already being read;
+    ``memory``: where to decode it; see ``filter_file``); any failure becomes the outcome's
+    ``error`` (Ctrl-C passes through)."""
     try:
         if settings.make_folders:
             make_folder(job.dst.parent, f"{job.dst}: cannot make its folder")
@@ -114,6 +126,7 @@ def run_job(
             threads=threads,
             reading=reading,
             depth=settings.depth,
+            memory=memory,
         )
     except NnfilterError as exc:
         return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from nnfilter import Look
 from nnfilter.batch import CtrlC, Report, _Pool
-from nnfilter.images import open_image
+from nnfilter.images import PixelMemory, open_image
 from nnfilter.onefile import Outcome, Settings
 from nnfilter.plan import Job, Plan, Problem, output_name, plan_batch
 from nnfilter.saving import save_image
@@ -95,6 +95,45 @@ def test_parallel_and_serial_outputs_are_byte_identical(model_file, tmp_path):
         assert proc.stdout == ""
     for name in ["a.jpg", "b.png", "c.webp", "d.tif"]:
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
+
+
+def test_a_photo_in_pixel_memory_is_filtered_where_it_lies_as_any_photo_is(model_file, tmp_path):
+    look = Look.load(model_file)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(colour_field(600, 400, 5)).save(path, quality=90)  # two of the table's strips
+    memory = PixelMemory()
+    image = open_image(path, memory=memory)
+    filtered = look.apply(image, threads=2, words=memory.words(image))
+    assert filtered is image and memory.words(filtered) is not None
+    assert np.array_equal(np.asarray(filtered), np.asarray(look.apply(open_image(path))))
+    assert not np.array_equal(np.asarray(filtered), np.asarray(open_image(path)))
+    with pytest.raises(ValueError, match="words"):
+        look.apply(open_image(path).convert("RGBA"), words=memory.words(image))
+
+
+def test_one_process_filters_jpegs_of_every_size_and_orientation_one_after_another(model_file, tmp_path):
+    # --jobs 1 decodes every RGB JPEG into one memory: a larger photo after a smaller one grows it,
+    # a smaller one takes part of it, a rotated one is turned out of it.
+    rotated = Image.Exif()
+    rotated[0x0112] = 6
+    (tmp_path / "in").mkdir()
+    for name, (width, height), params in [
+        ("a.jpg", (64, 48), {}),
+        ("b.jpg", (90, 70), {}),
+        ("c.jpg", (30, 20), {}),
+        ("d.jpg", (50, 40), {"exif": rotated}),
+        ("e.jpg", (60, 50), {}),
+    ]:
+        Image.fromarray(colour_field(width, height, width)).save(tmp_path / "in" / name, quality=90, **params)
+    proc = run(["apply", "-m", model_file, tmp_path / "in", "-o", tmp_path / "out", "--jobs", "1"])
+    assert proc.returncode == 0, proc.stderr
+    look = Look.load(model_file)
+    for name in ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]:
+        src, dst = tmp_path / "in" / name, tmp_path / "out" / name
+        with Image.open(dst) as im:
+            assert np.array_equal(np.asarray(im.convert("RGB")), expected_pixels(look, src, dst, tmp_path)), (
+                name
+            )
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

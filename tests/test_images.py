@@ -13,6 +13,7 @@ from nnfilter.files import atomic_write
 from nnfilter.images import (
     DEFAULT_MAX_PIXELS,
     ImageReading,
+    PixelMemory,
     normalize_mode,
     not_an_image,
     open_image,
@@ -172,6 +173,37 @@ def test_exif_orientation_is_applied_and_reset(tmp_path):
     kept = Image.Exif()
     kept.load(out.info["exif"])
     assert 274 not in kept and kept[271] == "Maker"
+
+
+# --- decoding into a PixelMemory -----------------------------------------------------------------------
+
+
+def test_jpegs_decoded_into_pixel_memory_are_the_photos_and_its_words_their_pixels(tmp_path):
+    big, small = tmp_path / "big.jpg", tmp_path / "small.jpg"
+    _noise((40, 30), seed=1).save(big, quality=90)
+    _noise((24, 16), seed=2).save(small, quality=90)
+    memory = PixelMemory()
+    first = open_image(big, memory=memory)
+    assert _pixels(first) == _pixels(open_image(big))
+    rgb = np.asarray(first).astype(np.uint32)
+    packed = 0xFF000000 | rgb[..., 2] << 16 | rgb[..., 1] << 8 | rgb[..., 0]
+    assert np.array_equal(memory.words(first), packed.ravel())
+    second = open_image(small, memory=memory)  # in the same memory: the first is not valid any more
+    assert memory.words(first) is None
+    assert _pixels(second) == _pixels(open_image(small))
+    memory.words(second)[0] = 0xFF0000FF  # the words are the image's pixels, not a copy
+    assert second.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_what_is_not_an_upright_rgb_jpeg_is_not_left_in_pixel_memory(tmp_path):
+    _noise((8, 6), seed=3).save(tmp_path / "rotated.jpg", quality=90, exif=_exif(t274=6))
+    _noise((8, 6), seed=4).save(tmp_path / "photo.png")
+    _noise((8, 6), seed=5).convert("L").save(tmp_path / "grey.jpg", quality=90)
+    memory = PixelMemory()
+    for name in ("rotated.jpg", "photo.png", "grey.jpg"):
+        image = open_image(tmp_path / name, memory=memory)
+        assert memory.words(image) is None, name
+        assert _pixels(image) == _pixels(open_image(tmp_path / name)), name
 
 
 def test_corrupt_exif_still_opens(tmp_path):
