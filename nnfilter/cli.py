@@ -30,7 +30,7 @@ from .errors import (
     TrainingDivergedError,
     interruption,
 )
-from .images import ImageReading
+from .images import ImageReading, PixelMemory
 from .onefile import Outcome, Settings
 from .options import apply_options, max_pixels_option, strength_option, train_options
 from .plan import FORMAT_EXTENSIONS, Problem, plan_batch
@@ -315,7 +315,7 @@ def apply(
         if prefetched is not None:
             reading = prefetched.take(plan.jobs[0].src, max_pixels)
         if reading is None:
-            reading = ImageReading(plan.jobs[0].src, max_pixels, deep=True)
+            reading = ImageReading(plan.jobs[0].src, max_pixels, deep=True, memory=PixelMemory())
     try:
         look = (_load_lut(lut) if lut is not None else _load_look(model)).with_strength(strength)
     except NnfilterError as exc:

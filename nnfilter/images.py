@@ -8,6 +8,7 @@ raw Pillow or OS exception escapes (``KeyboardInterrupt`` passes through untouch
 
 from __future__ import annotations
 
+import mmap
 import os
 import stat
 import threading
@@ -115,6 +116,7 @@ class ImageReading:
         if reduce not in (1, 2, 4, 8):
             raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce}")
         self.name = os.fsdecode(path)
+        self.memory = memory  # where an RGB JPEG is decoded, if anywhere (``PixelMemory``)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._pixels: np.ndarray | None = None  # a 16-bit file's, decoded by images16
@@ -172,7 +174,8 @@ class ImageReading:
 
 class PixelMemory:
     """Memory that RGB JPEG photos are decoded into, one after another: one uint32 word a pixel,
-    0xFFBBGGRR, Pillow's own layout of RGB, as one numpy array.
+    0xFFBBGGRR, Pillow's own layout of RGB, in one anonymous memory map (which needs no numpy:
+    ``nnfilter apply`` decodes its photo before numpy has loaded).
 
     The colour table then maps a photo where it lies (``ColourTable.apply`` with its ``words``),
     instead of packing each strip out and pasting it back, and a batch decodes every photo into the
@@ -181,29 +184,29 @@ class PixelMemory:
     """
 
     def __init__(self) -> None:
-        self._words: np.ndarray | None = None
-        self._core: Image.core.ImagingCore | None = None  # Pillow's view of _words, the latest photo's
+        self._map: mmap.mmap | None = None
+        self._core: Image.core.ImagingCore | None = None  # Pillow's view of _map, the latest photo's
 
     def receive(self, image: Image.Image) -> None:
         """Have ``image`` (opened, not decoded yet) decode into this memory, if it is an RGB JPEG."""
         if image.format != "JPEG" or image.mode != "RGB":
             return
-        import numpy as np
-
         width, height = image.size
-        if self._words is None or len(self._words) < width * height:
-            self._core = self._words = None  # let a smaller one go first
-            self._words = np.empty(width * height, np.uint32)
+        if self._map is None or len(self._map) < 4 * width * height:
+            self._core = self._map = None  # let a smaller one go first
+            self._map = mmap.mmap(-1, 4 * width * height)
         # What Image.frombuffer runs for the modes it maps; RGB is stored as 4 bytes a pixel too.
-        self._core = Image.core.map_buffer(self._words, image.size, "raw", 0, ("RGB", 0, 1))
+        self._core = Image.core.map_buffer(self._map, image.size, "raw", 0, ("RGB", 0, 1))
         image.im = self._core
 
     def words(self, image: Image.Image) -> np.ndarray | None:
         """``image``'s pixels as words, if it is the photo decoded here last and its pixels are still
         here (not transposed or converted since); else None."""
-        if self._core is None or self._words is None or image.im is not self._core:
+        if self._core is None or self._map is None or image.im is not self._core:
             return None
-        return self._words[: image.width * image.height]
+        import numpy as np
+
+        return np.frombuffer(self._map, np.uint32, image.width * image.height)
 
 
 @contextmanager

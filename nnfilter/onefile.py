@@ -14,7 +14,7 @@ from PIL import Image
 
 from .errors import NnfilterError
 from .files import make_folder
-from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory, open_image
+from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory
 from .plan import Job
 from .saving import save_image
 
@@ -72,7 +72,7 @@ def filter_file(
     EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
     temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
     if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``
-    and ``deep=True``). A 16-bit TIFF or PNG is filtered at 16 bits and written with ``depth``
+    and ``deep=True``, perhaps into its own ``memory``). A 16-bit TIFF or PNG is filtered at 16 bits and written with ``depth``
     bits per channel where ``dst``'s type holds them (see ``deep.output_depth``). ``memory``: where
     to decode ``src`` if it is an RGB JPEG (``images.PixelMemory``), for files filtered one at a time.
 
@@ -83,10 +83,9 @@ def filter_file(
     OutputError
         ``dst`` cannot be written, or exists and ``overwrite`` is off.
     """
-    if reading is not None:
-        image = reading.result()
-    else:
-        image = open_image(src, max_pixels, deep=True, memory=memory)
+    if reading is None:
+        reading = ImageReading(src, max_pixels, background=False, deep=True, memory=memory)
+    image = reading.result()
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
@@ -95,7 +94,7 @@ def filter_file(
 
         filter_deep(look, image, dst, depth, quality=quality, overwrite=overwrite, threads=threads)
         return megapixels, unseen
-    words = memory.words(image) if memory is not None else None
+    words = reading.memory.words(image) if reading.memory is not None else None
     result = look.apply(image, threads=threads, words=words)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
     return megapixels, unseen

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .images import DEFAULT_MAX_PIXELS, ImageReading
+from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory
 
 #: ``apply``'s options that take a value, short names by their long ones (tests check them
 #: against the command's own).
@@ -31,7 +31,7 @@ class Prefetch:
     def __init__(self, path: str, max_pixels: int) -> None:
         self._real_path = os.path.realpath(path)
         self._max_pixels = max_pixels
-        self._reading = ImageReading(path, max_pixels, deep=True)
+        self._reading = ImageReading(path, max_pixels, deep=True, memory=PixelMemory())
 
     def take(self, path: str | os.PathLike[str], max_pixels: int | None) -> ImageReading | None:
         """The reading, if it is of ``path`` with ``max_pixels`` (as ``apply`` would start it)."""
