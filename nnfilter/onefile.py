@@ -135,8 +135,8 @@ def run_job(
     if unseen is not None and unseen > settings.warn_coverage:
         warning = (
             f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
-            "never showed (the look is a guess there, often 2 to 4 ΔE00 off; train with a pair "
-            "that has them)"
+            "never showed (the look is a guess there: in nnfilter's benchmark, photos over half unseen "
+            "came out 1.6 ΔE00 off on average, one in ten over 3.4; train with a pair that has them)"
         )
     return Outcome(job, megapixels, warning=warning)
 
