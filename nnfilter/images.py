@@ -51,7 +51,6 @@ def open_image(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     deep: bool = False,
     reduce: int = 1,
-    memory: PixelMemory | None = None,
 ) -> Image.Image | DeepImage:
     """Open an image file as a fully loaded, upright RGB or RGBA Pillow image (with ``deep``, a
     16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``).
@@ -72,9 +71,6 @@ def open_image(
         1, 2, 4 or 8: decode a JPEG at 1/``reduce`` of its width and height (``Image.draft``: the
         decoder scales the DCT blocks, each output pixel about the mean of ``reduce``² pixels, at a
         fraction of a full decode's work); other formats are read at full size.
-    memory : PixelMemory or None
-        Decode an RGB JPEG into this memory (see ``PixelMemory``), which the image is then valid in
-        only until the next photo is decoded there.
 
     Returns
     -------
@@ -89,7 +85,7 @@ def open_image(
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce, memory=memory).result()
+    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce).result()
 
 
 class ImageReading:

@@ -72,9 +72,10 @@ def filter_file(
     EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
     temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
     if given, is ``src`` already being read (an ``ImageReading`` with the same ``max_pixels``
-    and ``deep=True``, perhaps into its own ``memory``). A 16-bit TIFF or PNG is filtered at 16 bits and written with ``depth``
-    bits per channel where ``dst``'s type holds them (see ``deep.output_depth``). ``memory``: where
-    to decode ``src`` if it is an RGB JPEG (``images.PixelMemory``), for files filtered one at a time.
+    and ``deep=True``, perhaps into a memory of its own); else ``src`` is read, an RGB JPEG into
+    ``memory`` if given (``images.PixelMemory``, for files filtered one at a time). A 16-bit TIFF
+    or PNG is filtered at 16 bits and written with ``depth`` bits per channel where ``dst``'s type
+    holds them (see ``deep.output_depth``).
 
     Raises
     ------

@@ -14,7 +14,7 @@ from PIL import Image
 
 from nnfilter import Look
 from nnfilter.batch import CtrlC, Report, _Pool
-from nnfilter.images import PixelMemory, open_image
+from nnfilter.images import ImageReading, PixelMemory, open_image
 from nnfilter.onefile import Outcome, Settings
 from nnfilter.plan import Job, Plan, Problem, output_name, plan_batch
 from nnfilter.saving import save_image
@@ -102,7 +102,7 @@ def test_a_photo_in_pixel_memory_is_filtered_where_it_lies_as_any_photo_is(model
     path = tmp_path / "photo.jpg"
     Image.fromarray(colour_field(600, 400, 5)).save(path, quality=90)  # two of the table's strips
     memory = PixelMemory()
-    image = open_image(path, memory=memory)
+    image = ImageReading(path, background=False, memory=memory).result()
     filtered = look.apply(image, threads=2, words=memory.words(image))
     assert filtered is image and memory.words(filtered) is not None
     assert np.array_equal(np.asarray(filtered), np.asarray(look.apply(open_image(path))))

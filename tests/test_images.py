@@ -183,12 +183,13 @@ def test_jpegs_decoded_into_pixel_memory_are_the_photos_and_its_words_their_pixe
     _noise((40, 30), seed=1).save(big, quality=90)
     _noise((24, 16), seed=2).save(small, quality=90)
     memory = PixelMemory()
-    first = open_image(big, memory=memory)
+    first = ImageReading(big, background=False, memory=memory).result()
     assert _pixels(first) == _pixels(open_image(big))
     rgb = np.asarray(first).astype(np.uint32)
     packed = 0xFF000000 | rgb[..., 2] << 16 | rgb[..., 1] << 8 | rgb[..., 0]
     assert np.array_equal(memory.words(first), packed.ravel())
-    second = open_image(small, memory=memory)  # in the same memory: the first is not valid any more
+    # In the same memory: the first is not valid any more.
+    second = ImageReading(small, background=False, memory=memory).result()
     assert memory.words(first) is None
     assert _pixels(second) == _pixels(open_image(small))
     memory.words(second)[0] = 0xFF0000FF  # the words are the image's pixels, not a copy
@@ -201,7 +202,7 @@ def test_what_is_not_an_upright_rgb_jpeg_is_not_left_in_pixel_memory(tmp_path):
     _noise((8, 6), seed=5).convert("L").save(tmp_path / "grey.jpg", quality=90)
     memory = PixelMemory()
     for name in ("rotated.jpg", "photo.png", "grey.jpg"):
-        image = open_image(tmp_path / name, memory=memory)
+        image = ImageReading(tmp_path / name, background=False, memory=memory).result()
         assert memory.words(image) is None, name
         assert _pixels(image) == _pixels(open_image(tmp_path / name)), name
 
