@@ -45,6 +45,23 @@ def test_save_load_apply_is_bit_identical(tmp_path):
         assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, PRIOR_KNOTS + 1, 3)
 
 
+def test_a_model_whose_prior_has_nine_knots_as_earlier_versions_wrote_is_still_read(tmp_path):
+    before = colour_field(64, 48, seed=4)
+    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5))
+    look.save(tmp_path / "look.npz")
+    with np.load(tmp_path / "look.npz") as npz:
+        arrays = dict(npz)
+    knots = np.linspace(0, 1, PRIOR_KNOTS + 1)
+    resampled = np.apply_along_axis(
+        lambda curve: np.interp(np.linspace(0, 1, 9), knots, curve), 1, arrays["P"]
+    )
+    np.savez(tmp_path / "nine.npz", **{**arrays, "P": resampled.astype(arrays["P"].dtype)})
+    old = Look.load(tmp_path / "nine.npz")
+    assert old.model.prior.shape == (6, 9, 3)
+    photo = colour_field(50, 40, seed=5)
+    assert_image_similar(old.apply(photo), look.apply(photo), mean=2, what="9 knots vs 13")
+
+
 def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
     # Format 2's prior had curves of R, G, B and the luma only: the same model with zero Cb and Cr
     # curves in format 3 must look the same.
