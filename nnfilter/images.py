@@ -184,13 +184,18 @@ class PixelMemory:
         self._core: Image.core.ImagingCore | None = None  # Pillow's view of _map, the latest photo's
 
     def receive(self, image: Image.Image) -> None:
-        """Have ``image`` (opened, not decoded yet) decode into this memory, if it is an RGB JPEG."""
-        if image.format != "JPEG" or image.mode != "RGB":
+        """Have ``image`` (opened, not decoded yet) decode into this memory, if it is an RGB JPEG;
+        one already decoded (above Pillow's own size limit, ``_open_checked`` decodes at once) or
+        memory that cannot be mapped leaves it to Pillow's own."""
+        if image.format != "JPEG" or image.mode != "RGB" or not image.tile:
             return
         width, height = image.size
         if self._map is None or len(self._map) < 4 * width * height:
             self._core = self._map = None  # let a smaller one go first
-            self._map = mmap.mmap(-1, 4 * width * height)
+            try:
+                self._map = mmap.mmap(-1, 4 * width * height)
+            except (OSError, MemoryError):
+                return
         # What Image.frombuffer runs for the modes it maps; RGB is stored as 4 bytes a pixel too.
         self._core = Image.core.map_buffer(self._map, image.size, "raw", 0, ("RGB", 0, 1))
         image.im = self._core
@@ -202,7 +207,7 @@ class PixelMemory:
             return None
         import numpy as np
 
-        return np.frombuffer(self._map, np.uint32, image.width * image.height)
+        return np.frombuffer(self._map, "<u4", image.width * image.height)
 
 
 @contextmanager

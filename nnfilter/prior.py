@@ -44,8 +44,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: Knots every 1/12, and the curvature penalty of the fit to the cells (luma, alpha) and to the
-#: blocks (chroma); see the module's docstring for how they were chosen.
+#: Knots every 1/12, and the curvature penalty of the fit to the cells (all of it for a lossless
+#: AFTER; luma and alpha for a JPEG one) and to a JPEG's blocks (its chroma); see the module's
+#: docstring for how they were chosen.
 PRIOR_KNOTS = 12
 PRIOR_SMOOTHING = 3e-4
 CHROMA_SMOOTHING = 1e-3
@@ -95,9 +96,10 @@ def _inputs(rgb: np.ndarray) -> np.ndarray:
 def _penalised_fit(
     basis: np.ndarray, targets: np.ndarray, weights: np.ndarray, identity: np.ndarray, smoothing: float
 ) -> np.ndarray:
-    """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, 4 (knots + 1)), second
-    differences of every curve penalised; what the data leave open (the curves' constants add up;
-    a photo of one colour fixes no slope) a tiny ridge settles as ``identity`` (4 (knots + 1), k)."""
+    """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, 6 (knots + 1)), second
+    differences of every curve penalised by ``smoothing``; what the data leave open (the curves'
+    constants add up; a photo of one colour fixes no slope) a tiny ridge settles as ``identity``
+    (6 (knots + 1), k)."""
     n_knots = PRIOR_KNOTS + 1
     second_difference = np.diff(np.eye(n_knots), 2, axis=0)
     penalty = np.kron(np.eye(N_INPUTS), second_difference.T @ second_difference)
@@ -108,7 +110,7 @@ def _penalised_fit(
 
 
 def _identity(outputs: int) -> np.ndarray:
-    """The curves of leaving colours alone, flattened (4 (knots + 1), outputs): each of the first
+    """The curves of leaving colours alone, flattened (6 (knots + 1), outputs): each of the first
     three outputs its own channel's straight curve, any further output (alpha) the constant 1."""
     n_knots = PRIOR_KNOTS + 1
     identity = np.zeros((N_INPUTS, n_knots, outputs))

@@ -113,7 +113,8 @@ def test_a_photo_in_pixel_memory_is_filtered_where_it_lies_as_any_photo_is(model
 
 def test_one_process_filters_jpegs_of_every_size_and_orientation_one_after_another(model_file, tmp_path):
     # --jobs 1 decodes every RGB JPEG into one memory: a larger photo after a smaller one grows it,
-    # a smaller one takes part of it, a rotated one is turned out of it.
+    # a smaller one takes part of it, a rotated one is turned out of it; a PNG and a broken JPEG
+    # between them change nothing for the others.
     rotated = Image.Exif()
     rotated[0x0112] = 6
     (tmp_path / "in").mkdir()
@@ -125,10 +126,14 @@ def test_one_process_filters_jpegs_of_every_size_and_orientation_one_after_anoth
         ("e.jpg", (60, 50), {}),
     ]:
         Image.fromarray(colour_field(width, height, width)).save(tmp_path / "in" / name, quality=90, **params)
+    Image.fromarray(colour_field(70, 60, 7)).save(tmp_path / "in" / "b2.png")
+    whole = (tmp_path / "in" / "b.jpg").read_bytes()
+    (tmp_path / "in" / "c2.jpg").write_bytes(whole[: len(whole) // 2])
     proc = run(["apply", "-m", model_file, tmp_path / "in", "-o", tmp_path / "out", "--jobs", "1"])
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1 and "c2.jpg" in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "6 done, 0 skipped, 1 failed"
     look = Look.load(model_file)
-    for name in ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]:
+    for name in ["a.jpg", "b.jpg", "b2.png", "c.jpg", "d.jpg", "e.jpg"]:
         src, dst = tmp_path / "in" / name, tmp_path / "out" / name
         with Image.open(dst) as im:
             assert np.array_equal(np.asarray(im.convert("RGB")), expected_pixels(look, src, dst, tmp_path)), (

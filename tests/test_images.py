@@ -207,6 +207,16 @@ def test_what_is_not_an_upright_rgb_jpeg_is_not_left_in_pixel_memory(tmp_path):
         assert _pixels(image) == _pixels(open_image(tmp_path / name)), name
 
 
+def test_a_jpeg_decoded_as_it_is_opened_is_not_given_pixel_memory(tmp_path, monkeypatch):
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "red.jpg")
+    Image.new("RGB", (8, 8), (0, 200, 0)).save(tmp_path / "green.jpg")
+    memory = PixelMemory()
+    ImageReading(tmp_path / "red.jpg", background=False, memory=memory).result()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4)  # above Pillow's limit: decoded when opened
+    green = ImageReading(tmp_path / "green.jpg", background=False, memory=memory).result()
+    assert abs(green.getpixel((3, 3))[1] - 200) < 4 and memory.words(green) is None
+
+
 def test_corrupt_exif_still_opens(tmp_path):
     path = tmp_path / "bad_exif.jpg"
     Image.new("RGB", (2, 1)).save(path, exif=b"Exif\x00\x00MM\x00\x3f\x00\x00\x00\x08")  # not a TIFF header
