@@ -29,13 +29,12 @@ with 8×8 and 2.8 with 4×4 (smaller blocks keep more of what the JPEG blurs). T
 trained on the cells with the prior's chroma (``with_prior_chroma``): on its own it learned the
 cells' blurred chroma back where the pair shows colours.
 
-Knots and penalties were chosen on the realworld benchmark (``--quick``, mean ΔE00 over its looks)
+Knots and penalty were chosen on the realworld benchmark (``--quick``, mean ΔE00 over its looks)
 and the coffee cup's six looks on the night sky (``looks.py`` trained on test1 with a JPEG AFTER,
-mean on test3): knots every 1/8 with one penalty of 1e-3 gave 1.37 and 1.48; every 1/12 with 3e-4
-for all, 1.20 and 1.65 (the sepia went from 1.0 to 2.6: the chroma bent to what the JPEG left);
-with the chroma's penalty 1e-3, 1.24 and 1.44; 3e-3, 1.33 and 1.34. Every 1/6 or 1/16 (penalty
-1e-4) did worse than 1/12: 1.35, 1.28 against 1.21. The people's looks want the chroma free, the
-synthetic sepia wants it stiff; 1e-3 is better than knots every 1/8 on both.
+mean on test3): knots every 1/8 with a penalty of 1e-3 gave 1.37 and 1.48; every 1/12, 1.23 and
+1.41. A smaller penalty, 3e-4, gave 1.20 but 1.65 (the sepia went from 1.0 to 2.6: the chroma bent
+to what the JPEG left), and 3e-4 for the cells with 1e-3 for the blocks 1.24 and 1.44. Every 1/6
+or 1/16 (penalty 1e-4) did worse than 1/12: 1.35, 1.28 against 1.21.
 """
 
 from __future__ import annotations
@@ -44,12 +43,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: Knots every 1/12, and the curvature penalty of the fit to the cells (all of it for a lossless
-#: AFTER; luma and alpha for a JPEG one) and to a JPEG's blocks (its chroma); see the module's
-#: docstring for how they were chosen.
+#: Knots every 1/12, and the curvature penalty of the fit (see the module's docstring for how
+#: they were chosen).
 PRIOR_KNOTS = 12
-PRIOR_SMOOTHING = 3e-4
-CHROMA_SMOOTHING = 1e-3
+PRIOR_SMOOTHING = 1e-3
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601, as JPEG's YCbCr
 #: JPEG's RGB -> Y, Cb, Cr (without Cb and Cr's offset of 1/2).
 RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -94,18 +91,17 @@ def _inputs(rgb: np.ndarray) -> np.ndarray:
 
 
 def _penalised_fit(
-    basis: np.ndarray, targets: np.ndarray, weights: np.ndarray, identity: np.ndarray, smoothing: float
+    basis: np.ndarray, targets: np.ndarray, weights: np.ndarray, identity: np.ndarray
 ) -> np.ndarray:
     """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, 6 (knots + 1)), second
-    differences of every curve penalised by ``smoothing``; what the data leave open (the curves'
-    constants add up; a photo of one colour fixes no slope) a tiny ridge settles as ``identity``
-    (6 (knots + 1), k)."""
+    differences of every curve penalised; what the data leave open (the curves' constants add up;
+    a photo of one colour fixes no slope) a tiny ridge settles as ``identity`` (6 (knots + 1), k)."""
     n_knots = PRIOR_KNOTS + 1
     second_difference = np.diff(np.eye(n_knots), 2, axis=0)
     penalty = np.kron(np.eye(N_INPUTS), second_difference.T @ second_difference)
     ridge = 1e-9
     weighted = basis * (weights / weights.sum())[:, None]
-    gram = weighted.T @ basis + smoothing * penalty + ridge * np.eye(basis.shape[1])
+    gram = weighted.T @ basis + PRIOR_SMOOTHING * penalty + ridge * np.eye(basis.shape[1])
     return np.linalg.solve(gram, weighted.T @ targets + ridge * identity)
 
 
@@ -130,11 +126,7 @@ def fit_curves(rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.
     (n, outputs) by weighted least squares, curvature penalised."""
     outputs = targets.shape[1]
     fitted = _penalised_fit(
-        _basis(rgb),
-        targets.astype(np.float64),
-        weights.astype(np.float64),
-        _identity(outputs),
-        PRIOR_SMOOTHING,
+        _basis(rgb), targets.astype(np.float64), weights.astype(np.float64), _identity(outputs)
     )
     return fitted.reshape(N_INPUTS, PRIOR_KNOTS + 1, outputs)
 
@@ -209,7 +201,7 @@ def fit_prior(
     features, colours = blocks
     identity = _identity(3) @ _TO_YCBCR
     ycbcr[:, 1:] = _penalised_fit(
-        features, colours @ _TO_YCBCR[:, 1:], block_weights(features), identity[:, 1:], CHROMA_SMOOTHING
+        features, colours @ _TO_YCBCR[:, 1:], block_weights(features), identity[:, 1:]
     )
     curves[..., :3] = (ycbcr @ _FROM_YCBCR).reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
     return curves
