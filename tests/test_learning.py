@@ -45,12 +45,17 @@ def test_save_load_apply_is_bit_identical(tmp_path):
         assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, PRIOR_KNOTS + 1, 3)
 
 
-def test_a_model_whose_prior_has_nine_knots_as_earlier_versions_wrote_is_still_read(tmp_path):
+def saved_sepia_look(folder):
+    """A short-trained sepia look, and the arrays of its model file."""
     before = colour_field(64, 48, seed=4)
     look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5))
-    look.save(tmp_path / "look.npz")
-    with np.load(tmp_path / "look.npz") as npz:
-        arrays = dict(npz)
+    look.save(folder / "look.npz")
+    with np.load(folder / "look.npz") as npz:
+        return look, dict(npz)
+
+
+def test_a_model_whose_prior_has_nine_knots_as_earlier_versions_wrote_is_still_read(tmp_path):
+    look, arrays = saved_sepia_look(tmp_path)
     knots = np.linspace(0, 1, PRIOR_KNOTS + 1)
     resampled = np.apply_along_axis(
         lambda curve: np.interp(np.linspace(0, 1, 9), knots, curve), 1, arrays["P"]
@@ -65,11 +70,7 @@ def test_a_model_whose_prior_has_nine_knots_as_earlier_versions_wrote_is_still_r
 def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
     # Format 2's prior had curves of R, G, B and the luma only: the same model with zero Cb and Cr
     # curves in format 3 must look the same.
-    before = colour_field(64, 48, seed=4)
-    look, _ = learn_look([(before, sepia(before))], TrainConfig(epochs=5))
-    look.save(tmp_path / "look.npz")
-    with np.load(tmp_path / "look.npz") as npz:
-        arrays = dict(npz)
+    look, arrays = saved_sepia_look(tmp_path)
     arrays["P"][4:] = 0
     np.savez(tmp_path / "format3.npz", **arrays)
     np.savez(tmp_path / "format2.npz", **{**arrays, "P": arrays["P"][:4], "format_version": np.array(2)})
