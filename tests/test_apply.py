@@ -9,6 +9,7 @@ from PIL import Image, ImageOps
 
 from nnfilter import learn_look
 from nnfilter.apply import ColourTable, _filter_strips, _on_crops, apply_to_image, apply_to_pixels
+from nnfilter.images import ImageReading, PixelMemory, open_image
 from nnfilter.model import init_mlp
 from nnfilter.train import TrainConfig
 
@@ -33,6 +34,24 @@ def test_table_matches_exact_on_every_colour(look, monkeypatch, strip_pixels, th
     table = apply_to_image(look.model, Image.fromarray(pixels), method="table", threads=threads)
     assert_image_similar(exact, table, 1)
     assert_image_similar(exact, table, 0, share=0.001)
+
+
+@pytest.mark.parametrize("settle_pixels", [1, 700, 1 << 20])  # every strip alone; several; all at the end
+def test_a_photo_mapped_where_it_lies_evaluates_its_waiting_colours_exactly(
+    look, monkeypatch, tmp_path, settle_pixels
+):
+    monkeypatch.setattr("nnfilter.apply.STRIP_PIXELS", 500)
+    monkeypatch.setattr("nnfilter.apply.SETTLE_PIXELS", settle_pixels)
+    path = tmp_path / "noise.jpg"
+    Image.fromarray(random_rgb(5)).save(path, quality=95)  # nearly every pixel a colour of its own
+    memory = PixelMemory()
+    image = ImageReading(path, background=False, memory=memory).result()
+    table = ColourTable(look.model)
+    mapped = np.asarray(table.apply(image, threads=4, words=memory.words(image)))
+    exact = apply_to_image(look.model, open_image(path), method="exact")
+    assert_image_similar(exact, mapped, 1)
+    assert_image_similar(exact, mapped, 0, share=0.001)
+    assert len(table) == len(np.unique(np.asarray(open_image(path)).reshape(-1, 3), axis=0))
 
 
 def test_table_keeps_alpha_and_size_and_works_in_strips(look, monkeypatch):
