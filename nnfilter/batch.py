@@ -10,6 +10,7 @@ Nothing here prints or knows about click: the caller is told of each outcome thr
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections import deque
@@ -225,18 +226,32 @@ def _work(job: Job) -> Outcome:
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
-    """The start method for workers: "forkserver" where there is one, else "spawn".
+    """The start method for workers: "fork" while this process runs no thread but its own, else
+    "forkserver" where there is one, else "spawn".
 
-    Never "fork": the main process may run threads (tqdm's monitor, BLAS), and a forked child
-    could inherit a lock held by one of them.
+    Forked workers start at once with the look and every module loaded (a fork server first
+    imports nnfilter anew, ~0.15 s before the first file starts); but a child forked beside other
+    threads (tqdm's monitor, BLAS, a reader) could inherit a lock one of them holds.
     """
     import multiprocessing  # here, not at the top: a single file does without it (~10 ms of start-up)
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and _no_other_threads():
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "nnfilter.look"])  # workers start with all imported
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _no_other_threads() -> bool:
+    """Whether this process runs no thread but the calling one, native threads included (as Linux's
+    /proc lists them; False where it cannot tell)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 class _Pool:

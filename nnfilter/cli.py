@@ -360,6 +360,9 @@ def _progress_bar(quiet: bool = False, **options):
         return nullcontext()
     from tqdm import tqdm
 
+    # No monitor thread (it only hurries bars that update seldom): a batch's workers are forked
+    # from a process without other threads (``batch.pool_context``).
+    tqdm.monitor_interval = 0
     return tqdm(file=sys.stderr, **options)
 
 
