@@ -18,6 +18,7 @@ stays at a few strips plus the table (64 MiB), whatever the image size.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -95,17 +96,23 @@ class ColourTable:
     bytes, so a strip of pixels maps through one ``numpy.take`` with no float copy of the image.
     The network sees every colour as opaque and each pixel keeps its own alpha, so an evaluated
     entry has alpha byte 0xFF: any entry below ``KNOWN`` is a colour not evaluated yet.
+
+    A ``shared`` table lies in memory shared with the processes forked after it is made: a
+    colour one of them evaluates, all of them know.
     """
 
     KNOWN = np.uint32(0xFF000000)
 
-    def __init__(self, model: MLP, strength: float = 1.0):
+    def __init__(self, model: MLP, strength: float = 1.0, shared: bool = False):
         self.model = model
         self._predict = Predictor(model)
         self.strength = strength  # the look blended with the original colours (``strength.blend``)
-        # Written, not np.zeros: calloc's pages are mapped on first write, 4 KiB at a time, which
-        # cost evaluating a photo's first colours ~50 ms; a written table gets huge pages at once.
-        self.outputs = np.full(1 << 24, 0, PACKED)
+        if shared:  # anonymous memory, zero until written, as processes write the same outputs
+            self.outputs = np.frombuffer(mmap.mmap(-1, PACKED.itemsize << 24), PACKED)
+        else:
+            # Written, not np.zeros: calloc's pages are mapped on first write, 4 KiB at a time, which
+            # cost evaluating a photo's first colours ~50 ms; a written table gets huge pages at once.
+            self.outputs = np.full(1 << 24, 0, PACKED)
         self._buffers = threading.local()
 
     def __len__(self) -> int:

@@ -311,11 +311,12 @@ class _Pool:
 
             context = pool_context()
             self._stop_flag = context.Event()
+            look = self.look.shared_with_forks() if context.get_start_method() == "fork" else self.look
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(self.look, self.settings, self._stop_flag),
+                initargs=(look, self.settings, self._stop_flag),
             )
         while jobs and len(pending) < AHEAD_PER_WORKER * self.workers:
             job = jobs.popleft()

@@ -71,6 +71,13 @@ class Look:
         """This look at another strength, 0 to 2 (``strength.blend``); ValueError outside."""
         return replace(self, strength=check_strength(strength), _table=None)
 
+    def shared_with_forks(self) -> Look:
+        """This look with a colour table in memory shared with the processes forked after it (a
+        batch's workers): one table filled for all of them, not one each."""
+        if self.learned_alpha:
+            return self
+        return replace(self, _table=ColourTable(self.model, self.strength, shared=True))
+
     def colour_fn(self, rgb: np.ndarray) -> np.ndarray:
         """The look at its strength on opaque colours, RGB in [0, 1] (n, 3) -> (n, 3): what a LUT holds."""
         return opaque_colour_fn(self.model, self.strength)(rgb)

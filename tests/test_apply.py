@@ -1,5 +1,6 @@
 """Applying a look: the colour-table fast path against the exact per-pixel network."""
 
+import multiprocessing
 import pickle
 
 import numpy as np
@@ -111,6 +112,19 @@ def test_a_used_look_pickles_without_its_table(look):
     pickled = pickle.dumps(look)  # as Runner hands a look to worker processes
     assert len(pickled) < 100_000  # the network and metadata, not the 64 MiB table
     assert np.array_equal(np.asarray(pickle.loads(pickled).apply(photo.copy())), filtered)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_table_shared_with_forks_knows_what_a_forked_process_evaluated(look):
+    shared = look.shared_with_forks()
+    photo = Image.fromarray(random_rgb(9))
+    process = multiprocessing.get_context("fork").Process(target=shared.apply, args=(photo.copy(),))
+    process.start()
+    process.join()
+    assert process.exitcode == 0
+    assert len(shared._table) == len(np.unique(random_rgb(9).reshape(-1, 3), axis=0))  # filled there
+    assert len(look.shared_with_forks()._table) == 0
+    assert np.array_equal(np.asarray(shared.apply(photo.copy())), np.asarray(look.apply(photo.copy())))
 
 
 def test_strips_are_filtered_in_threads_and_an_error_stops_them(monkeypatch):
