@@ -99,9 +99,9 @@ def section_batch(plan: Plan, inputs: Inputs) -> Section:
     ]
     lines += [
         "",
-        "¹ `/usr/bin/time` does not see the worker processes of `--jobs N` (they are children of "
-        "multiprocessing's fork server): for that row CPU and RSS are the main process's only. For the "
-        "Pillow processes, CPU is summed over them and RSS is the largest one's.",
+        "¹ Summed over the processes for CPU, the largest one for RSS: nnfilter's forked workers and the "
+        "Pillow processes (a `--jobs N` whose workers come from multiprocessing's fork server, as when "
+        "the main process runs other threads, would show the main process's only).",
         "",
         f"Like with like: nnfilter `--jobs 1` / one Pillow process: **{ratio(nn1.walls, pil1.walls)}**; "
         f"nnfilter `--jobs {cores}` / {cores} Pillow processes: **{ratio(nn_n.walls, pil_n.walls)}**. "
@@ -277,7 +277,7 @@ def section_folders(plan: Plan, inputs: Inputs) -> Section:
         "    " + j2.command,
         "    " + j1.command,
         "",
-        "| jobs | wall time | photos/s | CPU (main process) |",
+        "| jobs | wall time | photos/s | CPU |",
         "|---|---:|---:|---:|",
         *[
             f"| {c.name} | {spread(c.walls)} | {plan.folder_files / c.wall:.1f} | {c.cpu:.0f}% |"
@@ -286,7 +286,7 @@ def section_folders(plan: Plan, inputs: Inputs) -> Section:
         "",
         f"Speed-up `--jobs 2` over `--jobs 1`: **{speedup:.2f}×** (per run {min(per_run):.2f}–{max(per_run):.2f}×). "
         "`--jobs 1` is one core: one process filtering each file in one thread; `--jobs 2` adds the start of "
-        "its worker pool (a fork server that imports nnfilter, ~0.3 s) and a colour table built by each worker.",
+        "its worker pool (processes forked with the look loaded) and one colour table that they share.",
         "",
         f"One {image.width}×{image.height} photo of this folder, in one process: `open_image` "
         f"{med(t_open) * 1000:.0f} ms, `save_image` {med(t_save) * 1000:.0f} ms; open + `Look.apply` "
