@@ -5,7 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import assert_image_similar, colour_field, sepia
+from conftest import HANG_GUARD_SECONDS, assert_image_similar, colour_field, sepia
 from PIL import Image, ImageOps
 
 from nnfilter import learn_look
@@ -120,7 +120,9 @@ def test_a_table_shared_with_forks_knows_what_a_forked_process_evaluated(look):
     photo = Image.fromarray(random_rgb(9))
     process = multiprocessing.get_context("fork").Process(target=shared.apply, args=(photo.copy(),))
     process.start()
-    process.join()
+    process.join(HANG_GUARD_SECONDS)
+    if process.exitcode is None:
+        process.kill()
     assert process.exitcode == 0
     assert len(shared._table) == len(np.unique(random_rgb(9).reshape(-1, 3), axis=0))  # filled there
     assert len(look.shared_with_forks()._table) == 0
