@@ -37,8 +37,8 @@ CHUNK_PIXELS = 65536
 # at the same speed (2^16: 8 MB under, but 30% slower on one core).
 TABLE_CHUNK = 4096
 STRIP_PIXELS = 1 << 17
-# Unknown pixels that strips keep waiting before their colours are evaluated together (~20 bytes
-# each: where they are, their keys, and the copy of these that ``ColourTable._settle`` sorts).
+# Unknown pixels that strips keep waiting before their colours are evaluated together: 12 bytes
+# each held (where they are, their keys), about as many again while ``ColourTable._settle`` sorts.
 SETTLE_PIXELS = 1 << 16
 PACKED = np.dtype("<u4")  # an RGBA pixel as Pillow's raw bytes, read as one little-endian integer
 #: A strip of packed outputs with colours not known yet: where they are in it, and their keys.
@@ -150,7 +150,7 @@ class ColourTable:
 
         Colours not known are evaluated: at once, or, given ``waiting``, with those of other
         strips (the network's ~50 us a call dwarfs its 0.14 us a colour on the few hundred new
-        colours of a typical strip)."""
+        colours of a typical strip), so ``out`` must then be the strip's own pixels, not a buffer."""
         keys, _, unknown = self._strip_buffers(len(raw))
         np.bitwise_and(raw, 0xFFFFFF, out=keys)  # straight into intp: take would convert them first
         # "wrap" (keys are in range): unbuffered, as "clip" is, and ~20% faster here (Zen 2, numpy 2.4).
@@ -159,7 +159,7 @@ class ColourTable:
         if not unknown.any():
             return
         where = np.flatnonzero(unknown)  # few: index them rather than mask the whole strip
-        unknown_strip = (out, where, keys[where])
+        unknown_strip = (out, where, keys[where].astype(PACKED))
         if waiting is None:
             self._settle([unknown_strip])
         elif waiting.add(unknown_strip) >= SETTLE_PIXELS:
@@ -168,11 +168,12 @@ class ColourTable:
     def _settle(self, strips: list[UnknownStrip]) -> None:
         """Evaluate the colours that ``_map`` left unknown in ``strips`` and put their outputs there.
 
-        Threads may evaluate a colour at the same time: they write the same output, and an entry,
-        once known, never changes, so the table needs no lock."""
+        Threads (and processes sharing the table) may evaluate a colour at the same time: they
+        write the same output (or, rarely, one a level apart: float32 sums depend a little on the
+        batch), so the table needs no lock."""
         if not strips:
             return
-        colours = _distinct(np.concatenate([keys for _, _, keys in strips]).astype(PACKED))
+        colours = _distinct(np.concatenate([keys for _, _, keys in strips]))
         self.outputs[colours] = self._network(colours)
         for strip, where, keys in strips:
             strip[where] = self.outputs[keys]

@@ -158,6 +158,10 @@ class CubeLook:
             image = image.convert("RGBA" if image.has_transparency_data else "RGB")
         return apply_lut(image, lut.lut_filter(self.table), threads)
 
+    def shared_with_forks(self) -> CubeLook:
+        """This LUT: Pillow's filter keeps no table to share (``Look.shared_with_forks``)."""
+        return self
+
     def unseen_share(self, image: ImageLike) -> None:
         """A LUT covers every colour: there is nothing unseen to report."""
         return None

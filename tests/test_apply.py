@@ -1,7 +1,10 @@
 """Applying a look: the colour-table fast path against the exact per-pixel network."""
 
 import multiprocessing
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,19 +117,35 @@ def test_a_used_look_pickles_without_its_table(look):
     assert np.array_equal(np.asarray(pickle.loads(pickled).apply(photo.copy())), filtered)
 
 
+# Forked from a fresh process of one thread (as a batch forks its workers), not from this one.
+SHARED_TABLE_SCRIPT = """
+import multiprocessing, sys
+import numpy as np
+from PIL import Image
+from nnfilter.look import Look
+look = Look.load(sys.argv[1])
+shared = look.shared_with_forks()
+photo = Image.fromarray(np.random.default_rng(9).integers(0, 256, (120, 90, 3), dtype=np.uint8))
+child = multiprocessing.get_context("fork").Process(target=shared.apply, args=(photo.copy(), "auto", 1))
+child.start()
+child.join()
+filled_there = len(shared._table)
+same = np.array_equal(np.asarray(shared.apply(photo.copy())), np.asarray(look.apply(photo.copy())))
+print(child.exitcode, filled_there, len(look.shared_with_forks()._table), same)
+"""
+
+
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
-def test_a_table_shared_with_forks_knows_what_a_forked_process_evaluated(look):
-    shared = look.shared_with_forks()
-    photo = Image.fromarray(random_rgb(9))
-    process = multiprocessing.get_context("fork").Process(target=shared.apply, args=(photo.copy(),))
-    process.start()
-    process.join(HANG_GUARD_SECONDS)
-    if process.exitcode is None:
-        process.kill()
-    assert process.exitcode == 0
-    assert len(shared._table) == len(np.unique(random_rgb(9).reshape(-1, 3), axis=0))  # filled there
-    assert len(look.shared_with_forks()._table) == 0
-    assert np.array_equal(np.asarray(shared.apply(photo.copy())), np.asarray(look.apply(photo.copy())))
+def test_a_table_shared_with_forks_knows_what_a_forked_process_evaluated(look, tmp_path):
+    look.save(tmp_path / "look.npz")
+    proc = subprocess.run(
+        [sys.executable, "-c", SHARED_TABLE_SCRIPT, tmp_path / "look.npz"],
+        capture_output=True, text=True, timeout=HANG_GUARD_SECONDS,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    distinct = len(np.unique(random_rgb(9).reshape(-1, 3), axis=0))
+    assert proc.stdout.split() == ["0", str(distinct), "0", "True"]
 
 
 def test_strips_are_filtered_in_threads_and_an_error_stops_them(monkeypatch):

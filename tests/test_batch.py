@@ -97,6 +97,20 @@ def test_parallel_and_serial_outputs_are_byte_identical(model_file, tmp_path):
         assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
 
 
+def test_a_cube_lut_filters_a_folder_in_worker_processes_as_in_one(model_file, tmp_path):
+    assert run(["export", model_file, "-o", tmp_path / "look.cube"]).returncode == 0
+    for i, name in enumerate(["a.jpg", "b.png", "c.jpg"]):
+        write_image(tmp_path / "in" / name, i)
+    for jobs in ("1", "2"):
+        proc = run(
+            ["apply", "--lut", tmp_path / "look.cube", tmp_path / "in", "-o", tmp_path / jobs, "--jobs", jobs]
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.splitlines()[-1] == "3 done, 0 skipped, 0 failed"
+    for name in ["a.jpg", "b.png", "c.jpg"]:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+
+
 def test_a_photo_in_pixel_memory_is_filtered_where_it_lies_as_any_photo_is(model_file, tmp_path):
     look = Look.load(model_file)
     path = tmp_path / "photo.jpg"
