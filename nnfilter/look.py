@@ -110,8 +110,9 @@ class Look:
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (as for worker processes) without its colour table: a cache of up to 64 MiB
-        that each process fills anew."""
+        """Pickled (as for workers a fork server starts; forked ones share it, see
+        ``shared_with_forks``) without its colour table: a cache of up to 64 MiB that each process
+        fills anew."""
         return {**self.__dict__, "_table": None}
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
