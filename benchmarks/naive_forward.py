@@ -16,6 +16,7 @@ from PIL import Image
 
 from nnfilter import Look
 from nnfilter.model import MLP, predict
+from nnfilter.prior import Prior
 
 
 def as_float64(model: MLP) -> MLP:
@@ -24,7 +25,7 @@ def as_float64(model: MLP) -> MLP:
         [b.astype(np.float64) for b in model.biases],
         model.activation,
         None if model.skip is None else model.skip.astype(np.float64),
-        None if model.prior is None else model.prior.astype(np.float64),
+        None if model.prior is None else Prior(*(a.astype(np.float64) for a in model.prior)),
     )
 
 

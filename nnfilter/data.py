@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PairMismatchError
-from .prior import apply_curves
+from .prior import Prior, apply_curves
 
 DEFAULT_CELL_BITS = 5
 # Prior anchors lie at the centres of the cells of this grid (per channel) that no sample falls in.
@@ -120,11 +120,11 @@ def split_validation(
 
 
 def with_prior_anchors(
-    samples: ColourSamples, weights: np.ndarray, share: float, curves: np.ndarray
+    samples: ColourSamples, weights: np.ndarray, share: float, prior: Prior | None
 ) -> tuple[ColourSamples, np.ndarray]:
     """The samples and their loss weights, plus anchors where the samples show nothing: the centre
     of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is
-    what the additive prior fitted to the samples (``curves`` to RGBA, see ``prior``) gives there;
+    what the additive ``prior`` fitted to the samples (to RGBA) gives there;
     they stand for no pixels (count 0). Each anchor weighs ``share`` of the samples' total weight
     over the grid's cell count (0: no anchors), so that all of them together weigh up to ``share``
     for a pair of one colour and little for a pair that shows most colours.
@@ -144,7 +144,7 @@ def with_prior_anchors(
     anchors = np.column_stack([centres[~occupied], np.ones(np.count_nonzero(~occupied))])  # r, g, b order
     if len(anchors) == 0:
         return samples, weights
-    predicted = apply_curves(curves, anchors[:, :3])
+    predicted = apply_curves(prior, anchors[:, :3])
     anchor_weight = share * float(weights.sum()) / grid**3
     return (
         ColourSamples(

@@ -27,7 +27,7 @@ from .images import DEFAULT_MAX_PIXELS, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
-from .prior import block_means
+from .prior import Blocks, block_means, prior_inputs
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -241,8 +241,10 @@ def learn_look(
     covered = coverage.covered_cells(np.floor(samples.inputs[:, :3] * 255 + 1e-3).astype(np.uint8))
     blocks = None
     if jpeg_after:
-        features, colours = zip(*(block_means(source, target) for source, target in pixels), strict=True)
-        blocks = np.concatenate(features), np.concatenate(colours)
+        inputs = prior_inputs(samples.inputs[:, :3], samples.targets, samples.counts)
+        parts = [block_means(source, target, inputs) for source, target in pixels]
+        features, colours = (np.concatenate(p) for p in zip(*(part[1:] for part in parts), strict=True))
+        blocks = Blocks(inputs, features, colours)
     result = train(samples, config, on_epoch, blocks)
     last = result.history[-1] if result.history else None
     meta = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .prior import apply_ramps, curve_ramps
+from .prior import Prior, apply_ramps, curve_ramps
 
 N_CHANNELS = 4
 LOGIT_EPS = 1.0 / 1024.0
@@ -121,13 +121,13 @@ _INIT_FACTOR = {"sigmoid": 24.0, "tanh": 6.0, "relu": 6.0, "leaky-relu": 6.0}
 @dataclass
 class MLP:
     """A multilayer perceptron: per-layer weights ``(fan_in, fan_out)`` and biases ``(fan_out,)``,
-    the optional skip matrix (4, 4) and the prior's curves (6, knots + 1, 3) its skip path takes."""
+    the optional skip matrix (4, 4) and the prior (to RGB) its skip path takes."""
 
     weights: list[np.ndarray]
     biases: list[np.ndarray]
     activation: str = "sigmoid"
     skip: np.ndarray | None = None
-    prior: np.ndarray | None = None
+    prior: Prior | None = None
 
     @property
     def layer_sizes(self) -> list[int]:

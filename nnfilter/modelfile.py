@@ -2,13 +2,14 @@
 
 Arrays: ``format_version`` (scalar int), ``layer_sizes`` (int, e.g. ``[4, 16, 16, 4]``),
 ``W0``, ``b0``, ``W1``, ``b1``, ... (float32), the optional skip matrix ``S`` (4, 4), the optional
-prior ``P`` (6, knots + 1, 3) whose RGB the skip path takes (``model``; only with ``S``) and
-``metadata`` (the UTF-8 bytes of a JSON object holding ``activation`` and what the training run
-recorded).
+prior whose RGB the skip path takes (``model``; only with ``S``): its curves ``P``
+(inputs, knots + 1, 3) and their inputs ``PI`` (inputs, 4), and ``metadata`` (the UTF-8 bytes of a
+JSON object holding ``activation`` and what the training run recorded).
 
 Format 2 added ``P`` with curves of R, G, B and the luma (4, knots + 1, 3); format 3 added curves
-of Cb and Cr (``prior``), and still reads format 2. A model without ``P`` is written as format 1,
-which every nnfilter reads.
+of Cb and Cr; format 4 added the look directions (``prior``) and ``PI``, and still reads formats 2
+and 3, whose inputs are the first four and six of ``prior.FIXED_INPUTS``. A model without ``P`` is
+written as format 1, which every nnfilter reads.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import numpy as np
 from .errors import ModelFormatError
 from .files import check_regular_file, describe, write_bytes
 from .model import ACTIVATIONS, MLP, N_CHANNELS
-from .prior import N_INPUTS
+from .prior import FIXED_INPUTS, N_INPUTS, Prior
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: How many curves a prior has, by the format that introduced it.
-PRIOR_INPUTS = {2: 4, 3: N_INPUTS}
+PRIOR_INPUTS = {2: 4, 3: len(FIXED_INPUTS), 4: N_INPUTS}
 MAX_LAYERS = 16
 MAX_LAYER_SIZE = 4096
 MAX_PRIOR_KNOTS = 256
@@ -50,7 +51,8 @@ def model_to_bytes(model: MLP, metadata: dict[str, Any]) -> bytes:
     if model.skip is not None:
         arrays["S"] = model.skip.astype(np.float32)
     if model.prior is not None:
-        arrays["P"] = model.prior.astype(np.float32)
+        arrays["P"] = model.prior.curves.astype(np.float32)
+        arrays["PI"] = model.prior.inputs.astype(np.float32)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -144,7 +146,12 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
         knots = shape[1] if len(shape) == 3 else 0
         if skip is None or not 2 <= knots <= MAX_PRIOR_KNOTS + 1:
             raise fail(f"array P has shape {shape}: a prior needs S and 2 to {MAX_PRIOR_KNOTS + 1} knots")
-        prior = checked("P", (PRIOR_INPUTS.get(int(version), N_INPUTS), knots, 3))
+        n_inputs = PRIOR_INPUTS.get(int(version), N_INPUTS)
+        curves = checked("P", (n_inputs, knots, 3))
+        inputs = (
+            checked("PI", (n_inputs, 4)) if int(version) >= 4 else FIXED_INPUTS[:n_inputs].astype(np.float32)
+        )
+        prior = Prior(inputs, curves)
     return MLP(weights, biases, meta["activation"], skip, prior), meta
 
 

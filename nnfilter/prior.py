@@ -1,5 +1,5 @@
-"""The additive prior: each output channel a sum of one smooth curve of each of R, G, B, the luma
-and the chroma Cb and Cr.
+"""The additive prior: each output channel a sum of one smooth curve of each of R, G, B, the luma,
+the chroma Cb and Cr, and the pair's three look directions.
 
 Such a model learns tone curves, channel mixing and saturation from the colours a photo shows
 and continues them to colours it does not: a blue sky far from a brown photo's colours gets the
@@ -11,9 +11,25 @@ it does by how colourful a colour is and towards which hue (a wash-out that grey
 more than weak ones, a cast that only blues take): on one photo of the realworld benchmark, the
 prior alone went from 1.43 to 1.24 mean ΔE00 on held-out photos with them.
 
-Curves are arrays (6, knots + 1, outputs): for each input (R, G, B, luma, Cb + 1/2, Cr + 1/2) its
-value at evenly spaced knots on [0, 1] for each output channel, linear in between. A prior of the
-first four (model files of format 2) applies as well.
+A look direction is, for one output channel, the straight line in RGB along which the pair's
+pixels best predict it (``look_directions``: the affine least-squares fit's coefficients). A look
+that is a curve of some mix of the channels other than the luma (digiKam's wash-outs: a sepia tone
+curve of a mix that counts blue far less) is no sum of curves of R, G, B and the luma, but it is
+one curve of its direction. On the realworld benchmark (``--quick``) the defaults went from 1.234
+to 1.134 mean ΔE00 with them (dk-washout 2.41 to 1.82; one direction for the luma gave 1.208 and
+three more for the AFTER's Y, Cb and Cr 1.141, of the prior alone). But every further curve also
+weakens the curvature penalty where it duplicates another (a sum of curves bends more cheaply
+than one), and the coffee cup's sepia on the night sky went from 1.44 to 1.79: a ridge on the
+directions' curves (``DIRECTION_RIDGE``, towards 0) keeps them for what the fixed inputs cannot
+do. With 1e-3: 1.173 and the sepia 1.45 (1e-4: 1.147 and 1.55; ten times the curvature penalty
+instead: 1.198 and 1.50). The directions' fit itself has a ridge in RGB's variance
+(``DIRECTION_SPREAD``): a photo of one colour or of colours along a line fixes no direction
+across it.
+
+A ``Prior`` is its inputs, rows over R, G, B and 1 (``FIXED_INPUTS`` then the look directions),
+and its curves (inputs, knots + 1, outputs): for each input its value at evenly spaced knots on
+[0, 1] for each output channel, linear in between. Priors of model files of formats 2 and 3 have
+the first four and six fixed inputs.
 
 A JPEG AFTER keeps the luma of every pixel but not its chroma: 4:2:0 halves it and the DCT
 quantises away most of its detail, so a colour cell's mean chroma is pulled towards its
@@ -40,6 +56,7 @@ or 1/16 (penalty 1e-4) did worse than 1/12: 1.35, 1.28 against 1.21.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,18 +70,39 @@ RGB_TO_YCBCR = np.array([LUMA_WEIGHTS, [-0.168736, -0.331264, 0.5], [0.5, -0.418
 #: Colour rows @ this: Y, Cb, Cr rows (Cb and Cr without their offset); and back.
 _TO_YCBCR = RGB_TO_YCBCR.T
 _FROM_YCBCR = np.linalg.inv(_TO_YCBCR)
-#: What the curves take: R, G, B, the luma, and Cb and Cr (offset into [0, 1]).
-N_INPUTS = 6
+#: The inputs every prior has, as rows over R, G, B and 1: R, G, B, the luma, Cb and Cr (offset into
+#: [0, 1]); a fitted prior adds its three look directions.
+FIXED_INPUTS = np.column_stack([np.vstack([np.eye(3), RGB_TO_YCBCR]), [0, 0, 0, 0, 0.5, 0.5]])
+N_INPUTS = len(FIXED_INPUTS) + 3
+#: A ridge on the look directions' curves (towards 0), and on the directions' fit (in RGB's
+#: variance): see the module's docstring.
+DIRECTION_RIDGE = 1e-3
+DIRECTION_SPREAD = 1e-4
 #: Chroma is fitted to means over blocks of this many pixels square (4×4 of 4:2:0's chroma samples).
 CHROMA_BLOCK = 8
 #: Blocks are weighted by (how many blocks' mean colours share a cell of this grid) ** -power.
 BLOCK_WEIGHT_LEVELS = 32
 BLOCK_WEIGHT_POWER = 0.5
-#: The curves' inputs are RGB @ _TO_INPUTS + _INPUT_OFFSETS.
-_TO_INPUTS = np.column_stack([np.eye(3), RGB_TO_YCBCR.T])
-_INPUT_OFFSETS = np.array([0, 0, 0, 0, 0.5, 0.5])
 #: ``block_means`` takes the pair in bands of whole block rows of about this many pixels.
 BAND_PIXELS = 1 << 17
+
+
+class Prior(NamedTuple):
+    """The additive prior: its curves' inputs as rows over R, G, B and 1 (inputs, 4), and the curves
+    (inputs, knots + 1, outputs)."""
+
+    inputs: np.ndarray
+    curves: np.ndarray
+
+
+class Blocks(NamedTuple):
+    """A pair's ``block_means``: the inputs they were taken for (inputs, 4), the mean of the curves'
+    design matrix over each block (blocks, inputs (knots + 1)) and the mean AFTER RGB in [0, 1]
+    (blocks, 3)."""
+
+    inputs: np.ndarray
+    features: np.ndarray
+    colours: np.ndarray
 
 
 def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
@@ -84,72 +122,112 @@ def hat_basis(x: np.ndarray, knots: int) -> np.ndarray:
     return basis
 
 
-def _inputs(rgb: np.ndarray) -> np.ndarray:
-    """What the curves take, for RGB (n, 3): R, G, B, the luma, Cb and Cr, (n, 6) in ``rgb``'s
-    float type."""
-    return rgb @ _TO_INPUTS.astype(rgb.dtype) + _INPUT_OFFSETS.astype(rgb.dtype)
+def look_directions(rgb: np.ndarray, targets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The pair's look directions (3, 4), inputs over R, G, B and 1 scaled onto [0, 1]: for each of
+    the output channels R, G, B, the coefficients of the affine least-squares fit of it to the
+    colours ``rgb`` (n, 3) over their pixels (``targets`` (n, 3 or more), ``counts`` pixels each),
+    with a ridge of ``DIRECTION_SPREAD``. A channel the colours do not predict (one colour, or a
+    constant output) takes the luma.
+
+    >>> corners = np.vstack([np.zeros(3), np.eye(3)])
+    >>> (look_directions(corners, corners[:, [1, 0, 2]], np.ones(4)).round(2) + 0).tolist()[0]
+    [0.0, 1.0, 0.0, 0.0]
+    """
+    share = counts.astype(np.float64) / counts.sum()
+    colours, outputs = rgb.astype(np.float64), targets[:, :3].astype(np.float64)
+    colours = colours - share @ colours
+    outputs = outputs - share @ outputs
+    spread = (colours * share[:, None]).T @ colours + DIRECTION_SPREAD * np.eye(3)
+    fitted = np.linalg.solve(spread, (colours * share[:, None]).T @ outputs)
+    rows = []
+    for coefficients in fitted.T:
+        if np.abs(coefficients).sum() < 1e-3:
+            coefficients = np.array(LUMA_WEIGHTS)
+        low, high = np.minimum(coefficients, 0).sum(), np.maximum(coefficients, 0).sum()
+        rows.append(np.append(coefficients, -low) / (high - low))
+    return np.array(rows)
+
+
+def prior_inputs(rgb: np.ndarray, targets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The inputs (9, 4) of a prior of colours ``rgb`` (n, 3) with ``targets`` over ``counts``
+    pixels: ``FIXED_INPUTS`` and the pair's ``look_directions``."""
+    return np.vstack([FIXED_INPUTS, look_directions(rgb, targets, counts)])
+
+
+def _input_values(inputs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The curves' input values (n, inputs) for RGB (n, 3), in ``rgb``'s float type."""
+    return rgb @ inputs[:, :3].T.astype(rgb.dtype) + inputs[:, 3].astype(rgb.dtype)
 
 
 def _penalised_fit(
     basis: np.ndarray, targets: np.ndarray, weights: np.ndarray, identity: np.ndarray
 ) -> np.ndarray:
-    """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, 6 (knots + 1)), second
-    differences of every curve penalised; what the data leave open (the curves' constants add up;
-    a photo of one colour fixes no slope) a tiny ridge settles as ``identity`` (6 (knots + 1), k)."""
+    """Weighted least squares of ``targets`` (n, k) on ``basis`` (n, inputs (knots + 1)), second
+    differences of every curve penalised and the look directions' curves ridged towards 0; what the
+    data leave open (the curves' constants add up;
+    a photo of one colour fixes no slope) a tiny ridge settles as ``identity`` (inputs (knots + 1), k)."""
     n_knots = PRIOR_KNOTS + 1
     second_difference = np.diff(np.eye(n_knots), 2, axis=0)
-    penalty = np.kron(np.eye(N_INPUTS), second_difference.T @ second_difference)
+    penalty = np.kron(np.eye(basis.shape[1] // n_knots), second_difference.T @ second_difference)
+    direction_ridge = np.zeros(basis.shape[1])
+    direction_ridge[len(FIXED_INPUTS) * n_knots :] = DIRECTION_RIDGE / PRIOR_SMOOTHING
+    penalty += np.diag(direction_ridge)
     ridge = 1e-9
     weighted = basis * (weights / weights.sum())[:, None]
     gram = weighted.T @ basis + PRIOR_SMOOTHING * penalty + ridge * np.eye(basis.shape[1])
     return np.linalg.solve(gram, weighted.T @ targets + ridge * identity)
 
 
-def _identity(outputs: int) -> np.ndarray:
-    """The curves of leaving colours alone, flattened (6 (knots + 1), outputs): each of the first
-    three outputs its own channel's straight curve, any further output (alpha) the constant 1."""
+def _identity(n_inputs: int, outputs: int) -> np.ndarray:
+    """The curves of leaving colours alone, flattened (inputs (knots + 1), outputs): each of the
+    first three outputs its own channel's straight curve, any further output (alpha) the constant 1."""
     n_knots = PRIOR_KNOTS + 1
-    identity = np.zeros((N_INPUTS, n_knots, outputs))
+    identity = np.zeros((n_inputs, n_knots, outputs))
     for c in range(min(3, outputs)):
         identity[c, :, c] = np.linspace(0, 1, n_knots)
     identity[0, :, 3:] = 1
     return identity.reshape(-1, outputs)
 
 
-def _basis(rgb: np.ndarray) -> np.ndarray:
-    """The curves' design matrix for RGB (n, 3): a hat basis of each input (``_inputs``)."""
-    return np.column_stack([hat_basis(v, PRIOR_KNOTS) for v in _inputs(rgb.astype(np.float64)).T])
+def _basis(inputs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The curves' design matrix for RGB (n, 3): a hat basis of each of ``inputs``."""
+    values = _input_values(inputs, rgb.astype(np.float64))
+    return np.column_stack([hat_basis(v, PRIOR_KNOTS) for v in values.T])
 
 
-def fit_curves(rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The curves (6, knots + 1, outputs) that best map colours ``rgb`` (n, 3) to ``targets``
-    (n, outputs) by weighted least squares, curvature penalised."""
+def fit_curves(rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray, inputs: np.ndarray) -> Prior:
+    """The prior of ``inputs`` that best maps colours ``rgb`` (n, 3) to ``targets`` (n, outputs)
+    by weighted least squares, curvature penalised."""
     outputs = targets.shape[1]
     fitted = _penalised_fit(
-        _basis(rgb), targets.astype(np.float64), weights.astype(np.float64), _identity(outputs)
+        _basis(inputs, rgb),
+        targets.astype(np.float64),
+        weights.astype(np.float64),
+        _identity(len(inputs), outputs),
     )
-    return fitted.reshape(N_INPUTS, PRIOR_KNOTS + 1, outputs)
+    return Prior(inputs, fitted.reshape(len(inputs), PRIOR_KNOTS + 1, outputs))
 
 
 def block_means(
-    source: np.ndarray, target: np.ndarray, block: int = CHROMA_BLOCK
-) -> tuple[np.ndarray, np.ndarray]:
+    source: np.ndarray, target: np.ndarray, inputs: np.ndarray, block: int = CHROMA_BLOCK
+) -> Blocks:
     """A before/after pair of uint8 or uint16 images (height, width, 3 or 4) averaged over each
-    ``block``×``block`` block: the mean of the curves' design matrix over its pixels
-    (blocks, 4 (knots + 1)) and the mean target RGB in [0, 1] (blocks, 3).
+    ``block``×``block`` block, for the curves of ``inputs``.
 
     Taken in bands of whole block rows, so that the temporaries stay small (twice as fast on a
     3 MP pair as all at once).
     """
     band = block * max(1, BAND_PIXELS // (block * source.shape[1]))
     parts = [
-        _band_means(source[top : top + band], target[top : top + band], block)
+        _band_means(source[top : top + band], target[top : top + band], inputs, block)
         for top in range(0, source.shape[0], band)
     ]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return Blocks(inputs, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
-def _band_means(source: np.ndarray, target: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+def _band_means(
+    source: np.ndarray, target: np.ndarray, inputs: np.ndarray, block: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``block_means`` of a band of whole block rows. Per input, a pixel in the segment between
     knots j and j + 1 at share f of the way adds 1 - f to knot j and f to knot j + 1: the sums are
     a count and a sum of f per (block, segment)."""
@@ -159,17 +237,17 @@ def _band_means(source: np.ndarray, target: np.ndarray, block: int) -> tuple[np.
     ids = ((np.arange(height) // block)[:, None] * across + np.arange(width) // block).ravel()
     n_blocks = int(ids[-1]) + 1
     counts = np.bincount(ids, minlength=n_blocks).astype(np.float64)[:, None]
-    # Each input times ``knots``, (6, pixels): the position along its knots.
-    values = (_TO_INPUTS.T * (knots / full)).astype(np.float32) @ source[..., :3].reshape(-1, 3).T.astype(
+    # Each input times ``knots``, (inputs, pixels): the position along its knots.
+    values = (inputs[:, :3] * (knots / full)).astype(np.float32) @ source[..., :3].reshape(-1, 3).T.astype(
         np.float32
     )
-    values += (_INPUT_OFFSETS * knots).astype(np.float32)[:, None]
+    values += (inputs[:, 3] * knots).astype(np.float32)[:, None]
     np.clip(values, 0, knots, out=values)
     starts = np.minimum(np.floor(values), knots - 1)  # each pixel's segment, in float32
     values -= starts  # each pixel's share of the way along its segment
     starts += (ids * knots).astype(np.float32)  # (block, segment) cells: exact in float32
     cells_of_inputs = starts.astype(np.intp)
-    sums = np.zeros((n_blocks, N_INPUTS, knots + 1))
+    sums = np.zeros((n_blocks, len(inputs), knots + 1))
     for i, cells in enumerate(cells_of_inputs):
         in_segment = np.bincount(cells, minlength=n_blocks * knots).reshape(n_blocks, knots)
         along = np.bincount(cells, weights=values[i], minlength=n_blocks * knots).reshape(n_blocks, knots)
@@ -187,29 +265,30 @@ def fit_prior(
     rgb: np.ndarray,
     targets: np.ndarray,
     weights: np.ndarray,
-    blocks: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """The prior's curves (6, knots + 1, 4) to RGBA: fitted to the colour cells (``rgb`` (n, 3),
-    ``targets`` (n, 4), ``weights``), and with ``blocks`` (``block_means`` of the pairs) their
-    chroma fitted to the blocks instead (weighted by ``block_weights``), and only luma and alpha to
-    the cells."""
-    curves = fit_curves(rgb, targets, weights)
-    if blocks is None or len(blocks[0]) == 0:
-        return curves
+    inputs: np.ndarray,
+    blocks: Blocks | None = None,
+) -> Prior:
+    """The prior of ``inputs`` to RGBA: fitted to the colour cells (``rgb`` (n, 3), ``targets``
+    (n, 4), ``weights``), and with ``blocks`` (``block_means`` of the pairs for the same inputs)
+    its chroma fitted to the blocks instead (weighted by ``block_weights``), and only luma and
+    alpha to the cells."""
+    prior = fit_curves(rgb, targets, weights, inputs)
+    if blocks is None or len(blocks.features) == 0:
+        return prior
     # The fit is linear in its targets, so the cells' Y is the Y of their RGB curves.
+    curves = prior.curves
     ycbcr = curves[..., :3].reshape(-1, 3) @ _TO_YCBCR
-    features, colours = blocks
-    identity = _identity(3) @ _TO_YCBCR
+    identity = _identity(len(inputs), 3) @ _TO_YCBCR
     ycbcr[:, 1:] = _penalised_fit(
-        features, colours @ _TO_YCBCR[:, 1:], block_weights(features), identity[:, 1:]
+        blocks.features, blocks.colours @ _TO_YCBCR[:, 1:], block_weights(blocks.features), identity[:, 1:]
     )
-    curves[..., :3] = (ycbcr @ _FROM_YCBCR).reshape(N_INPUTS, PRIOR_KNOTS + 1, 3)
-    return curves
+    curves[..., :3] = (ycbcr @ _FROM_YCBCR).reshape(len(inputs), PRIOR_KNOTS + 1, 3)
+    return prior
 
 
-def with_prior_chroma(rgb: np.ndarray, targets: np.ndarray, curves: np.ndarray) -> np.ndarray:
+def with_prior_chroma(rgb: np.ndarray, targets: np.ndarray, prior: Prior) -> np.ndarray:
     """``targets`` (n, 3 or 4) of colours ``rgb`` (n, 3) with their luma (and alpha) kept and their
-    chroma the prior's (``curves``), clipped to [0, 1].
+    chroma the ``prior``'s, clipped to [0, 1].
 
     For a JPEG AFTER the cells' chroma is what JPEG pulled towards their neighbours', so the
     network is trained on this instead: it corrects the luma, which JPEG keeps, and its chroma
@@ -218,7 +297,7 @@ def with_prior_chroma(rgb: np.ndarray, targets: np.ndarray, curves: np.ndarray) 
     of the prior fitted to the blocks and to the cells.
     """
     ycbcr = targets[:, :3].astype(np.float64) @ _TO_YCBCR
-    ycbcr[:, 1:] = (apply_curves(curves[..., :3], rgb.astype(np.float64)) @ _TO_YCBCR)[:, 1:]
+    ycbcr[:, 1:] = (apply_curves(prior, rgb.astype(np.float64))[:, :3] @ _TO_YCBCR)[:, 1:]
     out = targets.copy()
     out[:, :3] = np.clip(ycbcr @ _FROM_YCBCR, 0, 1)
     return out
@@ -229,7 +308,7 @@ def block_weights(features: np.ndarray) -> np.ndarray:
     cell, the more a block weighs, so that a photo's few colourful blocks are not outvoted by its
     thousands of brown ones (as the cells' counts are damped for the luma)."""
     n_knots = PRIOR_KNOTS + 1
-    mean_rgb = features.reshape(len(features), N_INPUTS, n_knots)[:, :3] @ np.linspace(0, 1, n_knots)
+    mean_rgb = features.reshape(len(features), -1, n_knots)[:, :3] @ np.linspace(0, 1, n_knots)
     levels = BLOCK_WEIGHT_LEVELS
     cells = np.minimum((mean_rgb * levels).astype(np.intp), levels - 1) @ np.array(
         [levels * levels, levels, 1]
@@ -238,19 +317,19 @@ def block_weights(features: np.ndarray) -> np.ndarray:
     return counts[inverse].astype(np.float64) ** -BLOCK_WEIGHT_POWER
 
 
-def apply_curves(curves: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+def apply_curves(prior: Prior, rgb: np.ndarray) -> np.ndarray:
     """The prior's colours for RGB (n, 3) in [0, 1]: (n, outputs) in ``rgb``'s float type, clipped
     to [0, 1].
 
-    >>> straight = fit_curves(np.eye(3), np.eye(3), np.ones(3))
+    >>> straight = fit_curves(np.eye(3), np.eye(3), np.ones(3), FIXED_INPUTS)
     >>> apply_curves(straight, np.array([[0.2, 0.5, 0.9]])).round(3).tolist()
     [[0.2, 0.5, 0.9]]
     """
-    out = apply_ramps(curve_ramps(curves, rgb.dtype), rgb)[: curves.shape[2]]
+    out = apply_ramps(curve_ramps(prior, rgb.dtype), rgb)[: prior.curves.shape[2]]
     return np.clip(out, 0, 1, out=out).T
 
 
-def curve_ramps(curves: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def curve_ramps(prior: Prior, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The curves as one matrix over ramps, what ``apply_ramps`` evaluates, prepared once for the
     many calls of applying a look.
 
@@ -260,13 +339,14 @@ def curve_ramps(curves: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.nda
     with rows of 0 to a multiple of 4, inputs · knots + 1) over the rows [each input; each input's
     ramps; 1]. (OpenBLAS multiplies by 4 rows in 0.6 of the time it takes for 3, on Zen 2.)
     """
-    n_inputs, n_knots, outputs = curves.shape
+    n_inputs, n_knots, outputs = prior.curves.shape
+    curves = prior.curves
     knots = n_knots - 1
     slopes = np.diff(curves, axis=1) * knots
     kinks = np.diff(slopes, axis=1).reshape(-1, outputs)
     matrix = np.concatenate([slopes[:, 0], kinks, curves[:, 0].sum(axis=0)[None]]).T
     matrix = np.concatenate([matrix, np.zeros((-outputs % 4, matrix.shape[1]))])
-    to_inputs = np.column_stack([_TO_INPUTS.T, _INPUT_OFFSETS])[:n_inputs]
+    to_inputs = prior.inputs
     inner_knots = np.arange(1, knots)[:, None] / knots
     return tuple(np.ascontiguousarray(a, dtype) for a in (to_inputs, inner_knots, matrix))
 

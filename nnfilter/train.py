@@ -23,7 +23,7 @@ from .model import (
     output_delta,
     predict,
 )
-from .prior import fit_prior, with_prior_chroma
+from .prior import Blocks, Prior, fit_prior, prior_inputs, with_prior_chroma
 
 
 class SGD:
@@ -208,11 +208,13 @@ def train(
     samples: ColourSamples,
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
-    blocks: tuple[np.ndarray, np.ndarray] | None = None,
+    blocks: Blocks | None = None,
 ) -> TrainResult:
     """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
-    ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs), give the prior its chroma
-    (``prior.fit_prior``) and the cells the prior's chroma as targets (``prior.with_prior_chroma``).
+    ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs), give the prior its inputs and
+    chroma (``prior.fit_prior``) and the cells the prior's chroma as targets
+    (``prior.with_prior_chroma``); without them the prior's inputs are the cells' own
+    (``prior.prior_inputs``).
 
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
@@ -250,17 +252,21 @@ def _train(samples, config, on_epoch, blocks) -> TrainResult:
     if len(val_set) == 0:
         val_set = train_set
     cells, cell_weights = train_set, train_set.counts**config.count_power
-    curves = fit_prior(cells.inputs[:, :3], cells.targets, cell_weights, blocks) if len(cells) else None
-    if blocks is not None and curves is not None:  # a JPEG AFTER: the cells' chroma is JPEG's blur
+    prior = None
+    if len(cells):
+        rgb = cells.inputs[:, :3]
+        inputs = blocks.inputs if blocks is not None else prior_inputs(rgb, cells.targets, cells.counts)
+        prior = fit_prior(rgb, cells.targets, cell_weights, inputs, blocks)
+    if blocks is not None and prior is not None:  # a JPEG AFTER: the cells' chroma is JPEG's blur
         cells, val_set = (
-            ColourSamples(s.inputs, with_prior_chroma(s.inputs[:, :3], s.targets, curves), s.counts)
+            ColourSamples(s.inputs, with_prior_chroma(s.inputs[:, :3], s.targets, prior), s.counts)
             for s in (cells, val_set)
         )
-    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, curves)
+    train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, prior)
     model = init_mlp(config.hidden, config.activation, rng, config.residual)
     trivial = trivial_errors(cells, cell_weights)
-    if config.residual and curves is not None:
-        model.prior = curves[..., :3].astype(np.float32)
+    if config.residual and prior is not None:
+        model.prior = Prior(*(a.astype(np.float32) for a in (prior.inputs, prior.curves[..., :3])))
         trivial[PRIOR_START] = error(predict(model, cells.inputs), cells.targets, cell_weights)
     params = model.flatten()
     grad = np.zeros_like(params)

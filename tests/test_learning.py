@@ -10,7 +10,7 @@ from PIL import Image
 
 from nnfilter import Look, learn_look
 from nnfilter.colour import delta_e00
-from nnfilter.prior import PRIOR_KNOTS
+from nnfilter.prior import N_INPUTS, PRIOR_KNOTS
 from nnfilter.train import TrainConfig
 
 
@@ -40,9 +40,10 @@ def test_save_load_apply_is_bit_identical(tmp_path):
     photo = colour_field(50, 40, seed=5)
     assert np.array_equal(look.apply(photo), loaded.apply(photo))
     assert loaded.metadata["epochs_run"] == 5
-    assert np.array_equal(loaded.model.prior, look.model.prior)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.model.prior, look.model.prior, strict=True))
     with np.load(tmp_path / "look.npz") as npz:
-        assert int(npz["format_version"]) == 3 and npz["P"].shape == (6, PRIOR_KNOTS + 1, 3)
+        assert int(npz["format_version"]) == 4 and npz["P"].shape == (N_INPUTS, PRIOR_KNOTS + 1, 3)
+        assert npz["PI"].shape == (N_INPUTS, 4)
 
 
 def saved_sepia_look(folder):
@@ -62,23 +63,28 @@ def test_a_model_whose_prior_has_nine_knots_as_earlier_versions_wrote_is_still_r
     )
     np.savez(tmp_path / "nine.npz", **{**arrays, "P": resampled.astype(arrays["P"].dtype)})
     old = Look.load(tmp_path / "nine.npz")
-    assert old.model.prior.shape == (6, 9, 3)
+    assert old.model.prior.curves.shape == (N_INPUTS, 9, 3)
     photo = colour_field(50, 40, seed=5)
     assert_image_similar(old.apply(photo), look.apply(photo), mean=2, what="9 knots vs 13")
 
 
-def test_a_format_2_model_whose_prior_has_four_curves_is_still_read(tmp_path):
-    # Format 2's prior had curves of R, G, B and the luma only: the same model with zero Cb and Cr
-    # curves in format 3 must look the same.
+@pytest.mark.parametrize("version, n_inputs", [(2, 4), (3, 6)])
+def test_an_older_model_whose_prior_has_fewer_curves_is_still_read(tmp_path, version, n_inputs):
+    # Format 2's prior had curves of R, G, B and the luma only, format 3's those and Cb and Cr, and
+    # neither stored their inputs: the same model with the other curves zero in format 4 must look
+    # the same.
     look, arrays = saved_sepia_look(tmp_path)
-    arrays["P"][4:] = 0
-    np.savez(tmp_path / "format3.npz", **arrays)
-    np.savez(tmp_path / "format2.npz", **{**arrays, "P": arrays["P"][:4], "format_version": np.array(2)})
+    arrays["P"][n_inputs:] = 0
+    np.savez(tmp_path / "new.npz", **arrays)
+    older = {k: v for k, v in arrays.items() if k != "PI"}
+    np.savez(
+        tmp_path / "old.npz", **{**older, "P": arrays["P"][:n_inputs], "format_version": np.array(version)}
+    )
     photo = colour_field(50, 40, seed=5)
-    old, new = Look.load(tmp_path / "format2.npz"), Look.load(tmp_path / "format3.npz")
-    assert old.model.prior.shape == (4, PRIOR_KNOTS + 1, 3)
+    old, new = Look.load(tmp_path / "old.npz"), Look.load(tmp_path / "new.npz")
+    assert old.model.prior.curves.shape == (n_inputs, PRIOR_KNOTS + 1, 3)
     assert np.array_equal(old.apply(photo), new.apply(photo))
-    assert not np.array_equal(old.apply(photo), look.apply(photo))  # the Cb and Cr curves count
+    assert not np.array_equal(old.apply(photo), look.apply(photo))  # the other curves count
 
 
 def test_a_model_without_a_prior_is_written_as_format_1(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 from nnfilter.data import ColourSamples
 from nnfilter.model import ACTIVATIONS, LOSSES, MLP, Predictor, backward, forward, init_mlp, predict
-from nnfilter.prior import PRIOR_KNOTS, apply_curves
+from nnfilter.prior import FIXED_INPUTS, N_INPUTS, PRIOR_KNOTS, Prior, apply_curves
 from nnfilter.train import TrainConfig, train
 
 
@@ -14,8 +14,8 @@ def _loss(model, x, y, w, loss):
 
 
 def wavy_prior(rng):
-    """Prior curves (4, 9, 3) far from straight, as no fit would make them."""
-    return rng.uniform(0.1, 0.9, (4, 9, 3)) / 4  # four curves add up to 0.1 .. 0.9
+    """A prior of four curves (4, 9, 3) far from straight, as no fit would make them."""
+    return Prior(FIXED_INPUTS[:4], rng.uniform(0.1, 0.9, (4, 9, 3)) / 4)  # adding up to 0.1 .. 0.9
 
 
 @pytest.mark.parametrize("path", ["none", "skip", "prior"])
@@ -96,7 +96,7 @@ def test_training_starts_from_the_prior_it_fits():
         np.ones(800, np.float32),
     )
     model = train(samples, TrainConfig(hidden=[8], epochs=20)).model
-    assert model.prior is not None and model.prior.shape == (6, PRIOR_KNOTS + 1, 3)
+    assert model.prior is not None and model.prior.curves.shape == (N_INPUTS, PRIOR_KNOTS + 1, 3)
     sky = np.array([[0.1, 0.3, 0.9, 1.0]], np.float32)
     assert np.abs(predict(model, sky)[0, :3] - (sky[0, :3] @ mixing.T + 0.05)).max() < 0.02
     assert train(samples, TrainConfig(hidden=[8], epochs=2, residual=False)).model.prior is None
