@@ -70,7 +70,7 @@ def main() -> None:
         install_kind(),
         code_at_start
         if code_at_start == code_at_end
-        else f"{code_at_start}; **at the end: {code_at_end[8:]}** (nnfilter/ changed during the run)",
+        else f"{code_at_start}; **at the end: {code_at_end[8:]}** (a commit was made during the run)",
         f"- load average (1 min) at start {load_start[0]:.2f}, at end {os.getloadavg()[0]:.2f}: the machine is "
         "shared, so cases that are compared were run interleaved and ratios come from the same run.",
         inputs.description(),
