@@ -15,7 +15,7 @@ saw varies from seed to seed, and one seed can flatter or wrong a choice.
 from __future__ import annotations
 
 import argparse
-import io
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from PIL import Image
 
 from nnfilter import TrainConfig, learn_look
 from nnfilter.colour import delta_e00
+from nnfilter.images import open_image
 
 from .looks import LOOKS
 
@@ -36,10 +37,11 @@ def rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def jpeg_roundtrip(pixels: np.ndarray, quality: int = 90) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
-    return np.asarray(Image.open(buffer).convert("RGB"))
+def jpeg_after(pixels: np.ndarray, folder: Path) -> Image.Image:
+    """Pixels saved as a JPEG (quality 90, 4:2:0) and opened as ``nnfilter train`` opens an AFTER."""
+    path = folder / "after.jpg"
+    Image.fromarray(pixels).save(path, "JPEG", quality=90)
+    return open_image(path, jpeg_ycbcr=True)
 
 
 def score_looks(config: TrainConfig, training: str = "before.jpg") -> dict[str, dict[str, float]]:
@@ -49,9 +51,10 @@ def score_looks(config: TrainConfig, training: str = "before.jpg") -> dict[str, 
     held_out = {name: rgb(SAMPLES / name) for name in PHOTOS if name != training}
     results = {}
     for name, look_fn in LOOKS.items():
-        after = jpeg_roundtrip(look_fn(before))
+        with tempfile.TemporaryDirectory(prefix="nnfilter-quality-") as folder:
+            after = jpeg_after(look_fn(before), Path(folder))
         start = time.perf_counter()
-        look, _ = learn_look([(before, after)], config, jpeg_after=True)
+        look, _ = learn_look([(before, after)], config)
         seconds = time.perf_counter() - start
         row = {
             photo: float(delta_e00(look.apply(pixels), look_fn(pixels)).mean())

@@ -51,9 +51,11 @@ def open_image(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     deep: bool = False,
     reduce: int = 1,
+    jpeg_ycbcr: bool = False,
 ) -> Image.Image | DeepImage:
     """Open an image file as a fully loaded, upright RGB or RGBA Pillow image (with ``deep``, a
-    16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``).
+    16-bit RGB or RGBA TIFF or PNG as a ``DeepImage``, see ``images16``; with ``jpeg_ycbcr``, a
+    colour JPEG as the YCbCr it stores).
 
     Takes the first frame of an animated or multi-page file, applies the EXIF orientation, and converts
     the mode with ``normalize_mode`` (alpha kept when the file has any). The pixel count is checked
@@ -71,11 +73,14 @@ def open_image(
         1, 2, 4 or 8: decode a JPEG at 1/``reduce`` of its width and height (``Image.draft``: the
         decoder scales the DCT blocks, each output pixel about the mean of ``reduce``² pixels, at a
         fraction of a full decode's work); other formats are read at full size.
+    jpeg_ycbcr : bool
+        Decode a colour JPEG to mode "YCbCr", without the decoder's conversion to RGB, which clips:
+        what a JPEG AFTER keeps of a saturated colour (``prior.unclipped_rgb``).
 
     Returns
     -------
     PIL.Image.Image
-        Mode "RGB" or "RGBA". ``image.format`` is the source format ("JPEG", "PNG", ...).
+        Mode "RGB" or "RGBA" (or "YCbCr", see ``jpeg_ycbcr``). ``image.format`` is the source format ("JPEG", "PNG", ...).
         ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
         reset) and "icc_profile" (bytes, kept only when it describes RGB, since a greyscale or CMYK
         profile would be wrong on the converted pixels). A corrupt EXIF block is dropped, not fatal.
@@ -85,7 +90,10 @@ def open_image(
     ImageError
         Missing, a folder, empty, not an image, truncated or damaged, or too large.
     """
-    return ImageReading(path, max_pixels, background=False, deep=deep, reduce=reduce).result()
+    reading = ImageReading(
+        path, max_pixels, background=False, deep=deep, reduce=reduce, jpeg_ycbcr=jpeg_ycbcr
+    )
+    return reading.result()
 
 
 class ImageReading:
@@ -106,6 +114,7 @@ class ImageReading:
         deep: bool = False,
         reduce: int = 1,
         memory: PixelMemory | None = None,
+        jpeg_ycbcr: bool = False,
     ) -> None:
         if max_pixels is not None and max_pixels < 1:
             raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels}")
@@ -123,9 +132,10 @@ class ImageReading:
                 self._error = exc
                 return
             self._deep = deep and _is_deep(self._image)
-            if reduce > 1 and self._image.format == "JPEG":
+            if self._image.format == "JPEG" and (reduce > 1 or jpeg_ycbcr):
                 width, height = self._image.size
-                self._image.draft(self._image.mode, (max(1, width // reduce), max(1, height // reduce)))
+                mode = "YCbCr" if jpeg_ycbcr and self._image.mode == "RGB" else self._image.mode
+                self._image.draft(mode, (max(1, width // reduce), max(1, height // reduce)))
             if memory is not None:
                 memory.receive(self._image)
             if not background:
@@ -165,7 +175,7 @@ class ImageReading:
                 from .images16 import upright
 
                 return upright(self._pixels, self._image, self.name)
-            return _upright_rgb(self._image, self.name)
+            return _upright_rgb(self._image, self.name, keep_ycbcr=self._image.mode == "YCbCr")
 
 
 class PixelMemory:
@@ -298,9 +308,9 @@ def _refuse_unsupported_tiff(fp: IO[bytes], name: str) -> None:
         raise ImageError(f"{name}: {problem}")
 
 
-def _upright_rgb(image: Image.Image, name: str) -> Image.Image:
-    """A decoded image with its EXIF orientation applied, in mode RGB or RGBA, and only the
-    metadata a writer needs in ``info``."""
+def _upright_rgb(image: Image.Image, name: str, keep_ycbcr: bool = False) -> Image.Image:
+    """A decoded image with its EXIF orientation applied, in mode RGB or RGBA (or YCbCr, kept with
+    ``keep_ycbcr``), and only the metadata a writer needs in ``info``."""
     source_format = image.format
     with _read_errors(name):
         exif_ok = _exif_transpose_in_place(image)
@@ -312,7 +322,7 @@ def _upright_rgb(image: Image.Image, name: str) -> Image.Image:
     if isinstance(icc, bytes) and icc[16:20] == b"RGB ":
         info["icc_profile"] = icc
     try:
-        result = normalize_mode(image)
+        result = image if keep_ycbcr else normalize_mode(image)
     except Exception as exc:
         raise ImageError(f"{name}: cannot convert {image.mode} pixels to RGB ({describe(exc)})") from None
     result.info = info

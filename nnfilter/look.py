@@ -27,7 +27,7 @@ from .images import DEFAULT_MAX_PIXELS, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
-from .prior import Blocks, block_means, prior_inputs
+from .prior import Blocks, block_means, prior_inputs, unclipped_rgb
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -194,10 +194,31 @@ def _pixels(image: ImageLike) -> np.ndarray:
 def _rgba(image: ImageLike) -> np.ndarray:
     """A Pillow image or array (..., 3 or 4) as an RGBA array (..., 4) of its type (uint8, uint16)."""
     pixels = _pixels(image)
+    return _with_alpha(pixels, np.iinfo(pixels.dtype).max)
+
+
+def _with_alpha(pixels: np.ndarray, opaque: float) -> np.ndarray:
+    """Pixels (..., 3 or 4) with an alpha of ``opaque`` added to RGB ones, (..., 4)."""
     if pixels.shape[-1] == 3:
-        alpha = np.full(pixels.shape[:-1] + (1,), np.iinfo(pixels.dtype).max, pixels.dtype)
+        alpha = np.full(pixels.shape[:-1] + (1,), opaque, pixels.dtype)
         pixels = np.concatenate([pixels, alpha], axis=-1)
     return pixels
+
+
+def _after_pixels(after: ImageLike, jpeg_after: bool) -> np.ndarray:
+    """An AFTER's pixels as ``_pixels`` gives them; a JPEG's YCbCr (mode "YCbCr") as its RGB,
+    unclipped floats on the uint8 scale for a ``jpeg_after`` fit, else as Pillow converts it."""
+    if isinstance(after, Image.Image) and after.mode == "YCbCr":
+        return unclipped_rgb(np.asarray(after)) if jpeg_after else np.asarray(after.convert("RGB"))
+    return _pixels(after)
+
+
+def _at_16_bits(pixels: np.ndarray) -> np.ndarray:
+    """Pixels on the 16-bit scale: uint16 as they are, uint8 widened (``to_16bit``), floats on the
+    uint8 scale times 257."""
+    if pixels.dtype == np.uint16:
+        return pixels
+    return pixels * np.float32(257) if pixels.dtype.kind == "f" else to_16bit(pixels)
 
 
 def learn_look(
@@ -213,18 +234,21 @@ def learn_look(
     With ``jpeg_after`` (default: whether any AFTER is a Pillow image read from a JPEG, as
     ``Image.open`` gives it; an array never is) the prior takes its chroma from 8×8-block means
     of the pairs, which JPEG keeps, not from the colour cells, which it biases, and the network
-    is trained on the cells' luma with the prior's chroma (see ``prior``).
+    is trained on the cells' luma with the prior's chroma (see ``prior``). A JPEG AFTER is best
+    given as the YCbCr it stores (``images.open_image(jpeg_ycbcr=True)``, as ``nnfilter train``
+    reads it): its colours are then taken unclipped (``prior.unclipped_rgb``).
     """
     config = config or TrainConfig()
     if jpeg_after is None:
         jpeg_after = any(getattr(after, "format", None) == "JPEG" for _, after in pairs)
-    pixels = [(_pixels(before), _pixels(after)) for before, after in pairs]
+    pixels = [(_pixels(before), _after_pixels(after, jpeg_after)) for before, after in pairs]
     if any(p.dtype == np.uint16 for pair in pixels for p in pair):
-        pixels = [tuple(p if p.dtype == np.uint16 else to_16bit(p) for p in pair) for pair in pixels]
+        pixels = [tuple(_at_16_bits(p) for p in pair) for pair in pixels]
     for source, target in pixels:
         check_pair(source.shape[1::-1], target.shape[1::-1])
     if any(p.shape[-1] == 4 for pair in pixels for p in pair):
-        pixels = [(_rgba(source), _rgba(target)) for source, target in pixels]
+        full = np.iinfo(pixels[0][0].dtype).max
+        pixels = [(_with_alpha(source, full), _with_alpha(target, full)) for source, target in pixels]
     channels = pixels[0][0].shape[-1]
     # All pairs' pixels in a row; with one pair (the usual case) a view, not a copy of 36 MB per 12 MP.
     source, target = (
@@ -284,7 +308,8 @@ def learn_look_from_files(
 ) -> tuple[Look, TrainResult]:
     """Train a look from (before, after) image files, as ``nnfilter train`` does (a pair of large
     JPEGs at half size, see ``pairs.HALF_DECODE_PIXELS``); records their names and SHA-256."""
-    return learn_look_from_pairs(open_pairs(pairs, max_pixels, halve_large_jpegs=True), config, on_epoch)
+    opened = open_pairs(pairs, max_pixels, halve_large_jpegs=True, jpeg_ycbcr_afters=True)
+    return learn_look_from_pairs(opened, config, on_epoch)
 
 
 def learn_look_from_pairs(

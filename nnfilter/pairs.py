@@ -46,14 +46,15 @@ class OpenedPair:
     before_path: Path
     after_path: Path
     before: Image.Image | DeepImage
+    #: Mode "YCbCr" for a JPEG opened with ``open_pairs(jpeg_ycbcr_afters=True)``.
     after: Image.Image | DeepImage
     #: How the pair was made to line up (resized, aligned), recorded in the model's metadata.
     geometry: dict[str, Any] = field(default_factory=dict)
 
     @property
     def named(self) -> tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]:
-        """(BEFORE's file name, before, after): a pair as scores and reports take it."""
-        return self.before_path.name, self.before, self.after
+        """(BEFORE's file name, before, after in RGB): a pair as scores and reports take it."""
+        return self.before_path.name, self.before, _in_rgb(self.after)
 
 
 def open_pairs(
@@ -61,11 +62,14 @@ def open_pairs(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     check_sizes: bool = True,
     halve_large_jpegs: bool = False,
+    jpeg_ycbcr_afters: bool = False,
 ) -> list[OpenedPair]:
     """Open (before, after) image files, each pair's two at once, and check each pair's sizes
     (unless ``check_sizes`` is false: ``line_up`` then makes them agree). With
     ``halve_large_jpegs``, a pair of two JPEGs of the same size and ``HALF_DECODE_PIXELS`` or more
-    is decoded at half size, which its ``geometry`` records."""
+    is decoded at half size, which its ``geometry`` records. With ``jpeg_ycbcr_afters`` a colour
+    JPEG AFTER is opened as the YCbCr it stores (``open_image(jpeg_ycbcr=True)``), as training
+    reads it."""
     from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
 
     opened = []
@@ -75,7 +79,11 @@ def open_pairs(
         reduce = 2 if halve else 1
         with ThreadPoolExecutor(max_workers=2) as pool:  # Pillow decodes without the GIL
             read = partial(open_image, max_pixels=max_pixels, deep=True, reduce=reduce)
-            before, after = pool.map(read, (before_path, after_path))
+            readings = [
+                pool.submit(read, before_path),
+                pool.submit(read, after_path, jpeg_ycbcr=jpeg_ycbcr_afters),
+            ]
+            before, after = (reading.result() for reading in readings)
         if check_sizes:
             check_pair(before.size, after.size, (str(before_path), str(after_path)))
         geometry = {"decoded_at": "1/2"} if halve else {}
@@ -102,8 +110,9 @@ def line_up(
     lined_up = []
     for pair in pairs:
         before, after = pair.before, pair.after
-        if (align_pairs or before.size != after.size) and DeepImage in (type(before), type(after)):
-            note(f"{pair.before_path}, {pair.after_path}: resized or aligned at 8 bits, not 16")
+        if align_pairs or before.size != after.size:
+            if DeepImage in (type(before), type(after)):
+                note(f"{pair.before_path}, {pair.after_path}: resized or aligned at 8 bits, not 16")
             pair = replace(pair, before=_eight_bit(before), after=_eight_bit(after))
             before, after = pair.before, pair.after
         if align_pairs:
@@ -127,8 +136,17 @@ def line_up(
 
 
 def _eight_bit(image: Image.Image | DeepImage) -> Image.Image:
-    """A Pillow image, a 16-bit one rounded to 8 bits (what resizing and alignment work on)."""
-    return image.to_pillow() if isinstance(image, DeepImage) else image
+    """An RGB(A) Pillow image, a 16-bit one rounded to 8 bits (what resizing and alignment work on)."""
+    return image.to_pillow() if isinstance(image, DeepImage) else _in_rgb(image)
+
+
+def _in_rgb(image: Image.Image | DeepImage) -> Image.Image | DeepImage:
+    """A JPEG opened as YCbCr in RGB, as Pillow converts it (its format kept); other images as they are."""
+    if not isinstance(image, Image.Image) or image.mode != "YCbCr":
+        return image
+    rgb = image.convert("RGB")
+    rgb.format = image.format
+    return rgb
 
 
 def _same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:

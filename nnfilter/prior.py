@@ -303,6 +303,17 @@ def with_prior_chroma(rgb: np.ndarray, targets: np.ndarray, prior: Prior) -> np.
     return out
 
 
+def unclipped_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """A JPEG's YCbCr pixels (..., 3 uint8, as stored) as RGB on the uint8 scale, float32, not
+    clipped to [0, 255] as a decoder's RGB is.
+
+    >>> np.rint(unclipped_rgb(np.array([[250, 128, 200]], np.uint8))).tolist()
+    [[351.0, 199.0, 250.0]]
+    """
+    stored = ycbcr.astype(np.float32) - np.array([0, 128, 128], np.float32)
+    return stored @ _FROM_YCBCR.astype(np.float32)
+
+
 def block_weights(features: np.ndarray) -> np.ndarray:
     """Weights of blocks (``block_means``' features): the fewer blocks whose mean colour shares its
     cell, the more a block weighs, so that a photo's few colourful blocks are not outvoted by its

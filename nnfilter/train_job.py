@@ -69,7 +69,9 @@ def train_to_file(
         from .pairs import line_up, open_pairs
 
         opened = line_up(
-            open_pairs(pairs, max_pixels, check_sizes=False, halve_large_jpegs=True), align_pairs, on_note
+            open_pairs(pairs, max_pixels, check_sizes=False, halve_large_jpegs=True, jpeg_ycbcr_afters=True),
+            align_pairs,
+            on_note,
         )
         look, result = learn_look_from_pairs(opened, config, on_epoch)
     if not result.history:

@@ -345,6 +345,26 @@ def test_reduce_decodes_a_jpeg_at_a_fraction_of_its_size_and_other_formats_in_fu
         open_image(tmp_path / "smooth.jpg", reduce=3)
 
 
+def test_jpeg_ycbcr_opens_a_colour_jpeg_as_the_ycbcr_it_stores_upright_and_other_images_as_rgb(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    _noise((48, 20)).save(path, quality=90, exif=_exif(t274=6))
+    rgb = open_image(path)
+    stored = open_image(path, jpeg_ycbcr=True)
+    assert (
+        (stored.mode, stored.size, stored.format)
+        == ("YCbCr", rgb.size, "JPEG")
+        == ("YCbCr", (20, 48), "JPEG")
+    )
+    # The same pixels: Pillow's conversion and the decoder's round a level apart at most.
+    gap = np.abs(np.asarray(stored.convert("RGB"), int) - np.asarray(rgb, int))
+    assert gap.max() <= 2 and gap.mean() < 0.5
+    assert open_image(path, reduce=2, jpeg_ycbcr=True).size == (10, 24)
+    Image.new("L", (8, 8), 90).save(tmp_path / "grey.jpg")
+    _noise((8, 8)).save(tmp_path / "noise.png")
+    assert open_image(tmp_path / "grey.jpg", jpeg_ycbcr=True).mode == "RGB"
+    assert open_image(tmp_path / "noise.png", jpeg_ycbcr=True).mode == "RGB"
+
+
 @pytest.mark.parametrize("background", [True, False])
 def test_reading_errors_are_raised_by_result_as_open_image_raises_them(tmp_path, background):
     cut = tmp_path / "cut.jpg"

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from nnfilter import TrainConfig, learn_look
+from nnfilter.images import open_image
 
 from .data import ROOT, log, read_photo
 from .photos import as_rows, to_uint8
@@ -46,6 +47,7 @@ class Context:
     options: dict
     step: Step
     folder: Path
+    jpegs: dict[str, bytes]  # the JPEG AFTER files of the training photos, by name
 
     @property
     def config(self) -> TrainConfig:
@@ -53,14 +55,26 @@ class Context:
 
 
 def fit_nnfilter(runs: list[Pairs], colours: np.ndarray, context: Context) -> list[Fit]:
-    """This checkout's nnfilter, with the options given on the command line."""
+    """This checkout's nnfilter, with the options given on the command line; a JPEG AFTER read
+    from its file as ``nnfilter train`` reads it."""
     fits = []
-    for pairs in runs:
+    for training, pairs in zip(context.step.trainings, runs, strict=True):
         start = time.perf_counter()
-        look, _ = learn_look(pairs, context.config, jpeg_after=context.step.after == "JPEG")
+        if context.step.after == "JPEG":
+            pairs = [
+                (before, jpeg_after(context, name)) for (before, _), name in zip(pairs, training, strict=True)
+            ]
+        look, _ = learn_look(pairs, context.config)
         seconds = time.perf_counter() - start
         fits.append(Fit(look.apply(colours), seconds, look.unseen_share))
     return fits
+
+
+def jpeg_after(context: Context, name: str) -> Image.Image:
+    """A training photo's JPEG AFTER, written to a file and opened as ``nnfilter train`` opens it."""
+    path = context.folder / f"{name}-after.jpg"
+    path.write_bytes(context.jpegs[name])
+    return open_image(path, jpeg_ycbcr=True)
 
 
 def stacked(pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +163,7 @@ from pathlib import Path
 import numpy as np
 import nnfilter
 from nnfilter import TrainConfig, learn_look
+from nnfilter.images import open_image
 
 folder = Path(sys.argv[1])
 job = json.loads((folder / "job.json").read_text())

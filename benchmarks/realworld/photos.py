@@ -52,11 +52,16 @@ def colour_scores(predicted: np.ndarray, exact: np.ndarray, counts: np.ndarray) 
     return float(de @ counts / counts.sum()), weighted_quantile(de, counts, 0.99)
 
 
-def jpeg_roundtrip(pixels: np.ndarray) -> np.ndarray:
-    """Pixels saved as a JPEG at ``JPEG_QUALITY`` with 4:2:0 chroma (Pillow's default) and read back."""
+def jpeg_file(pixels: np.ndarray) -> bytes:
+    """Pixels saved as a JPEG at ``JPEG_QUALITY`` with 4:2:0 chroma (Pillow's default)."""
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling="4:2:0")
-    return np.asarray(Image.open(buffer).convert("RGB"))
+    return buffer.getvalue()
+
+
+def decoded(jpeg: bytes) -> np.ndarray:
+    """A JPEG file's RGB pixels, as a program reading it gets them."""
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
 
 
 def to_uint8(unit: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import GLOBAL_TOLERANCE, log, look_function
 from .methods import METHODS, WORKER_ENV, Context
-from .photos import PhotoSet, as_rows, colour_scores, jpeg_roundtrip
+from .photos import PhotoSet, as_rows, colour_scores, decoded, jpeg_file
 from .plan import TRAINING, Step
 
 WORKER: dict[str, PhotoSet] = {}  # the photo set, read once by each worker process (``load_photos``)
@@ -54,7 +54,8 @@ def run_look(task: Task) -> list[dict]:
     """Every step for one look: one record per (step, training, held-out photo)."""
     photos = WORKER["set"]
     targets, exact = exact_looks(look_function(task.look), photos)
-    afters = {"lossless": exact, "JPEG": {name: jpeg_roundtrip(image) for name, image in exact.items()}}
+    jpegs = {name: jpeg_file(image) for name, image in exact.items()}
+    afters = {"lossless": exact, "JPEG": {name: decoded(jpeg) for name, jpeg in jpegs.items()}}
     records = []
     for step in task.steps:
         runs = [
@@ -62,7 +63,8 @@ def run_look(task: Task) -> list[dict]:
             for training in step.trainings
         ]
         with tempfile.TemporaryDirectory(prefix="nnfilter-realworld-") as folder:
-            fits = METHODS[step.method](runs, photos.colours, Context(task.options, step, Path(folder)))
+            context = Context(task.options, step, Path(folder), jpegs)
+            fits = METHODS[step.method](runs, photos.colours, context)
         for training, fit in zip(step.trainings, fits, strict=True):
             for name, outputs in photos.split(fit.outputs).items():
                 if name in training:
