@@ -80,8 +80,8 @@ def open_image(
     Returns
     -------
     PIL.Image.Image
-        Mode "RGB" or "RGBA" (or "YCbCr", see ``jpeg_ycbcr``). ``image.format`` is the source format ("JPEG", "PNG", ...).
-        ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
+        Mode "RGB" or "RGBA" (or "YCbCr", see ``jpeg_ycbcr``). ``image.format`` is the source
+        format ("JPEG", "PNG", ...). ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
         reset) and "icc_profile" (bytes, kept only when it describes RGB, since a greyscale or CMYK
         profile would be wrong on the converted pixels). A corrupt EXIF block is dropped, not fatal.
 

@@ -163,7 +163,6 @@ from pathlib import Path
 import numpy as np
 import nnfilter
 from nnfilter import TrainConfig, learn_look
-from nnfilter.images import open_image
 
 folder = Path(sys.argv[1])
 job = json.loads((folder / "job.json").read_text())
