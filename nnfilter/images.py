@@ -15,9 +15,9 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError, ImageTooLargeError, NnfilterError
 from .files import check_regular_file, describe
@@ -41,6 +41,36 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # with the global lifted, so open_image lifts it briefly, under this lock, only for such images (our own
 # max_pixels check still runs on the header before any pixel is decoded).
 _PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+class JpegCoding(NamedTuple):
+    """How a JPEG file's pixels were compressed, what compressing other pixels the same way takes
+    (``recompress``): its quantisation tables (Pillow's ``quantization``), its chroma subsampling
+    (Pillow's: 0 4:4:4, 1 4:2:2, 2 4:2:0), its size and the 1/``reduce`` it was decoded at."""
+
+    quantization: dict[int, list[int]]
+    subsampling: int
+    size: tuple[int, int]
+    reduce: int
+
+
+def jpeg_coding(image: Image.Image) -> JpegCoding | None:
+    """How ``image``'s pixels were compressed, if they are a colour JPEG's as decoded: as
+    ``open_image(jpeg_ycbcr=True)`` records it for a file stored upright, or read from a JPEG as
+    ``Image.open`` gives it (not drafted to another size). None for any other image."""
+    coding = image.info.get("jpeg_coding")
+    if coding is None and isinstance(image, JpegImagePlugin.JpegImageFile) and not image.decoderconfig:
+        coding = _coding_of(image, 1)
+    return coding
+
+
+def _coding_of(image: JpegImagePlugin.JpegImageFile, reduce: int) -> JpegCoding | None:
+    """A colour JPEG's ``JpegCoding`` from its header (before any ``draft``); None for others."""
+    subsampling = JpegImagePlugin.get_sampling(image)
+    quantization = getattr(image, "quantization", None)
+    if image.mode not in ("RGB", "YCbCr") or subsampling < 0 or not quantization:
+        return None
+    return JpegCoding(dict(quantization), subsampling, image.size, reduce)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -132,9 +162,12 @@ class ImageReading:
                 self._error = exc
                 return
             self._deep = deep and _is_deep(self._image)
+            self._coding: JpegCoding | None = None  # a JPEG read as its YCbCr (``jpeg_coding``)
             if self._image.format == "JPEG" and (reduce > 1 or jpeg_ycbcr):
                 width, height = self._image.size
                 mode = "YCbCr" if jpeg_ycbcr and self._image.mode == "RGB" else self._image.mode
+                if mode == "YCbCr":
+                    self._coding = _coding_of(self._image, reduce)
                 self._image.draft(mode, (max(1, width // reduce), max(1, height // reduce)))
             if memory is not None:
                 memory.receive(self._image)
@@ -175,7 +208,9 @@ class ImageReading:
                 from .images16 import upright
 
                 return upright(self._pixels, self._image, self.name)
-            return _upright_rgb(self._image, self.name, keep_ycbcr=self._image.mode == "YCbCr")
+            return _upright_rgb(
+                self._image, self.name, keep_ycbcr=self._image.mode == "YCbCr", coding=self._coding
+            )
 
 
 class PixelMemory:
@@ -308,13 +343,19 @@ def _refuse_unsupported_tiff(fp: IO[bytes], name: str) -> None:
         raise ImageError(f"{name}: {problem}")
 
 
-def _upright_rgb(image: Image.Image, name: str, keep_ycbcr: bool = False) -> Image.Image:
+def _upright_rgb(
+    image: Image.Image, name: str, keep_ycbcr: bool = False, coding: JpegCoding | None = None
+) -> Image.Image:
     """A decoded image with its EXIF orientation applied, in mode RGB or RGBA (or YCbCr, kept with
-    ``keep_ycbcr``), and only the metadata a writer needs in ``info``."""
+    ``keep_ycbcr``), and only the metadata a writer needs in ``info``, with its ``coding`` when
+    its pixels are still as stored (not turned)."""
     source_format = image.format
+    stored = image.im
     with _read_errors(name):
         exif_ok = _exif_transpose_in_place(image)
     info = {}
+    if coding is not None and image.im is stored:
+        info["jpeg_coding"] = coding
     exif = image.info.get("exif")
     if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
         info["exif"] = exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif  # WebP has no prefix

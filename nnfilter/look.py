@@ -23,11 +23,12 @@ from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels, opaq
 from .data import check_pair, pair_samples
 from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError
-from .images import DEFAULT_MAX_PIXELS, pixel_array
+from .images import DEFAULT_MAX_PIXELS, jpeg_coding, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
-from .prior import Blocks, block_means, prior_inputs, unclipped_rgb
+from .prior import Blocks, block_means, fit_prior, prior_inputs, unclipped_rgb
+from .recompress import debiased
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -221,6 +222,19 @@ def _at_16_bits(pixels: np.ndarray) -> np.ndarray:
     return pixels * np.float32(257) if pixels.dtype.kind == "f" else to_16bit(pixels)
 
 
+def _in_a_row(
+    pixels: Sequence[tuple[np.ndarray, np.ndarray]], channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs' BEFORE pixels in a row, and their AFTER pixels (n, channels); with one pair (the
+    usual case) views, not copies of 36 MB per 12 MP."""
+    return tuple(
+        np.concatenate([p.reshape(-1, channels) for p in side])
+        if len(side) > 1
+        else side[0].reshape(-1, channels)
+        for side in zip(*pixels, strict=True)
+    )
+
+
 def learn_look(
     pairs: Sequence[tuple[ImageLike, ImageLike]],
     config: TrainConfig | None = None,
@@ -239,9 +253,17 @@ def learn_look(
     reads it): its colours are then taken unclipped (``prior.unclipped_rgb``).
     """
     config = config or TrainConfig()
+    jpegs = [getattr(after, "format", None) == "JPEG" for _, after in pairs]
     if jpeg_after is None:
-        jpeg_after = any(getattr(after, "format", None) == "JPEG" for _, after in pairs)
+        jpeg_after = any(jpegs)
     pixels = [(_pixels(before), _after_pixels(after, jpeg_after)) for before, after in pairs]
+    codings = [jpeg_coding(after) if jpeg else None for (_, after), jpeg in zip(pairs, jpegs, strict=True)]
+    mend = (
+        jpeg_after
+        and any(jpegs)
+        and all(c is not None for c, jpeg in zip(codings, jpegs, strict=True) if jpeg)
+        and all(p.dtype != np.uint16 and p.shape[-1] == 3 for pair in pixels for p in pair)
+    )
     if any(p.dtype == np.uint16 for pair in pixels for p in pair):
         pixels = [tuple(_at_16_bits(p) for p in pair) for pair in pixels]
     for source, target in pixels:
@@ -250,13 +272,7 @@ def learn_look(
         full = np.iinfo(pixels[0][0].dtype).max
         pixels = [(_with_alpha(source, full), _with_alpha(target, full)) for source, target in pixels]
     channels = pixels[0][0].shape[-1]
-    # All pairs' pixels in a row; with one pair (the usual case) a view, not a copy of 36 MB per 12 MP.
-    source, target = (
-        np.concatenate([p.reshape(-1, channels) for p in side])
-        if len(side) > 1
-        else side[0].reshape(-1, channels)
-        for side in zip(*pixels, strict=True)
-    )
+    source, target = _in_a_row(pixels, channels)
     opaque = np.iinfo(source.dtype).max
     learned_alpha = channels == 4 and bool((source[:, 3] != opaque).any() or (target[:, 3] != opaque).any())
     samples = pair_samples(source, target)
@@ -269,7 +285,17 @@ def learn_look(
         parts = [block_means(source, target, inputs) for source, target in pixels]
         features, colours = (np.concatenate(p) for p in zip(*(part[1:] for part in parts), strict=True))
         blocks = Blocks(inputs, features, colours)
-    result = train(samples, config, on_epoch, blocks)
+    if mend:
+        prior = fit_prior(
+            samples.inputs[:, :3], samples.targets, samples.counts**config.count_power, inputs, blocks
+        )
+        mended = [
+            (before, debiased(before, after, prior, coding))
+            for (before, after), coding in zip(pixels, codings, strict=True)
+        ]
+        samples = pair_samples(*_in_a_row(mended, channels))
+        np.clip(samples.targets, 0, 1, out=samples.targets)  # beyond [0, 1] where the JPEG clipped
+    result = train(samples, config, on_epoch, blocks, mended_chroma=mend)
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,
@@ -277,6 +303,7 @@ def learn_look(
         "config": asdict(config),
         "learned_alpha": learned_alpha,
         "prior_chroma": "JPEG blocks" if jpeg_after else "colour cells",
+        "jpeg_undone": mend,
         "pixels": int(len(source)),
         "coverage": coverage.to_hex(covered),
         "coverage_share": float(covered.mean()),
