@@ -57,11 +57,13 @@ class JpegCoding(NamedTuple):
 def jpeg_coding(image: Image.Image) -> JpegCoding | None:
     """How ``image``'s pixels were compressed, if they are a colour JPEG's as decoded: as
     ``open_image(jpeg_ycbcr=True)`` records it for a file stored upright, or read from a JPEG as
-    ``Image.open`` gives it (not drafted to another size). None for any other image."""
-    coding = image.info.get("jpeg_coding")
-    if coding is None and isinstance(image, JpegImagePlugin.JpegImageFile) and not image.decoderconfig:
-        coding = _coding_of(image, 1)
-    return coding
+    ``Image.open`` gives it (not drafted to another size). None for any other image, and for a
+    JPEG that ``open_image`` turned upright or decoded to RGB."""
+    if "jpeg_coding" in image.info:
+        return image.info["jpeg_coding"]
+    if isinstance(image, JpegImagePlugin.JpegImageFile) and not image.decoderconfig:
+        return _coding_of(image, 1)
+    return None
 
 
 def _coding_of(image: JpegImagePlugin.JpegImageFile, reduce: int) -> JpegCoding | None:
@@ -354,8 +356,8 @@ def _upright_rgb(
     with _read_errors(name):
         exif_ok = _exif_transpose_in_place(image)
     info = {}
-    if coding is not None and image.im is stored:
-        info["jpeg_coding"] = coding
+    if source_format == "JPEG":  # told, so that ``jpeg_coding`` does not read turned pixels' header
+        info["jpeg_coding"] = coding if image.im is stored else None
     exif = image.info.get("exif")
     if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
         info["exif"] = exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif  # WebP has no prefix

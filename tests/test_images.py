@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 from conftest import assert_image_similar, png_header_only
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
 
 from nnfilter.errors import ImageError, OutputError, OutputExistsError
 from nnfilter.files import atomic_write
@@ -14,11 +14,14 @@ from nnfilter.images import (
     DEFAULT_MAX_PIXELS,
     ImageReading,
     PixelMemory,
+    jpeg_coding,
     normalize_mode,
     not_an_image,
     open_image,
     to_rgba_array,
 )
+from nnfilter.prior import unclipped_rgb
+from nnfilter.recompress import recompressed
 from nnfilter.saving import save_image
 
 SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -586,3 +589,27 @@ def test_atomic_write_temp_file_is_in_the_destination_folder(tmp_path):
     atomic_write(tmp_path / "out.cube", write)
     assert seen[0].startswith(".nnfilter-") and seen[0].endswith(".cube")
     assert (tmp_path / "out.cube").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(("quality", "subsampling"), [(90, "4:2:0"), (75, "4:4:4")])
+def test_a_jpegs_coding_compresses_its_own_pixels_back_to_what_it_decodes_to(tmp_path, quality, subsampling):
+    path = tmp_path / "photo.jpg"
+    pixels = np.asarray(_noise((40, 24)).filter(ImageFilter.GaussianBlur(2)))
+    Image.fromarray(pixels).save(path, quality=quality, subsampling=subsampling)
+    read = open_image(path, jpeg_ycbcr=True)
+    coding = jpeg_coding(read)
+    assert (coding.subsampling, coding.size, coding.reduce) == (
+        {"4:2:0": 2, "4:4:4": 0}[subsampling],
+        (40, 24),
+        1,
+    )
+    assert jpeg_coding(Image.open(path)) == coding  # as Image.open gives it
+    np.testing.assert_array_equal(
+        recompressed(pixels.astype(np.float32), coding, True), unclipped_rgb(np.asarray(read))
+    )
+    decoded = np.asarray(Image.open(path).convert("RGB"), np.float32)
+    np.testing.assert_array_equal(recompressed(pixels.astype(np.float32), coding, False), decoded)
+    assert jpeg_coding(open_image(path, reduce=2, jpeg_ycbcr=True)).reduce == 2
+    assert jpeg_coding(open_image(path)) is None  # open_image records it only for a YCbCr read
+    _noise((40, 24)).save(tmp_path / "turned.jpg", exif=_exif(t274=6))
+    assert jpeg_coding(open_image(tmp_path / "turned.jpg", jpeg_ycbcr=True)) is None  # not as stored
