@@ -46,11 +46,10 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 class JpegCoding(NamedTuple):
     """How a JPEG file's pixels were compressed, what compressing other pixels the same way takes
     (``recompress``): its quantisation tables (Pillow's ``quantization``), its chroma subsampling
-    (Pillow's: 0 4:4:4, 1 4:2:2, 2 4:2:0), its size and the 1/``reduce`` it was decoded at."""
+    (Pillow's: 0 4:4:4, 1 4:2:2, 2 4:2:0) and the 1/``reduce`` it was decoded at."""
 
     quantization: dict[int, list[int]]
     subsampling: int
-    size: tuple[int, int]
     reduce: int
 
 
@@ -72,7 +71,7 @@ def _coding_of(image: JpegImagePlugin.JpegImageFile, reduce: int) -> JpegCoding 
     quantization = getattr(image, "quantization", None)
     if image.mode not in ("RGB", "YCbCr") or subsampling < 0 or not quantization:
         return None
-    return JpegCoding(dict(quantization), subsampling, image.size, reduce)
+    return JpegCoding(dict(quantization), subsampling, reduce)
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -598,9 +598,8 @@ def test_a_jpegs_coding_compresses_its_own_pixels_back_to_what_it_decodes_to(tmp
     Image.fromarray(pixels).save(path, quality=quality, subsampling=subsampling)
     read = open_image(path, jpeg_ycbcr=True)
     coding = jpeg_coding(read)
-    assert (coding.subsampling, coding.size, coding.reduce) == (
+    assert (coding.subsampling, coding.reduce) == (
         {"4:2:0": 2, "4:4:4": 0}[subsampling],
-        (40, 24),
         1,
     )
     assert jpeg_coding(Image.open(path)) == coding  # as Image.open gives it
