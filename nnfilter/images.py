@@ -54,19 +54,13 @@ class JpegCoding(NamedTuple):
 
 
 def jpeg_coding(image: Image.Image) -> JpegCoding | None:
-    """How ``image``'s pixels were compressed, if they are a colour JPEG's as decoded: as
-    ``open_image(jpeg_ycbcr=True)`` records it for a file stored upright, or read from a JPEG as
-    ``Image.open`` gives it (not drafted to another size). None for any other image, and for a
-    JPEG that ``open_image`` turned upright or decoded to RGB."""
-    if "jpeg_coding" in image.info:
-        return image.info["jpeg_coding"]
-    if isinstance(image, JpegImagePlugin.JpegImageFile) and not image.decoderconfig:
-        return _coding_of(image, 1)
-    return None
+    """How ``image``'s pixels were compressed, if they are a colour JPEG's as stored: recorded by
+    ``open_image(jpeg_ycbcr=True)`` for a file stored upright. None for any other image."""
+    return image.info.get("jpeg_coding")
 
 
 def _coding_of(image: JpegImagePlugin.JpegImageFile, reduce: int) -> JpegCoding | None:
-    """A colour JPEG's ``JpegCoding`` from its header (before any ``draft``); None for others."""
+    """A colour JPEG's ``JpegCoding`` from its header; None for others."""
     subsampling = JpegImagePlugin.get_sampling(image)
     quantization = getattr(image, "quantization", None)
     if image.mode not in ("RGB", "YCbCr") or subsampling < 0 or not quantization:
@@ -114,7 +108,8 @@ def open_image(
         Mode "RGB" or "RGBA" (or "YCbCr", see ``jpeg_ycbcr``). ``image.format`` is the source
         format ("JPEG", "PNG", ...). ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
         reset) and "icc_profile" (bytes, kept only when it describes RGB, since a greyscale or CMYK
-        profile would be wrong on the converted pixels). A corrupt EXIF block is dropped, not fatal.
+        profile would be wrong on the converted pixels); for a YCbCr JPEG stored upright,
+        "jpeg_coding" (``jpeg_coding``). A corrupt EXIF block is dropped, not fatal.
 
     Raises
     ------
@@ -355,8 +350,8 @@ def _upright_rgb(
     with _read_errors(name):
         exif_ok = _exif_transpose_in_place(image)
     info = {}
-    if source_format == "JPEG":  # told, so that ``jpeg_coding`` does not read turned pixels' header
-        info["jpeg_coding"] = coding if image.im is stored else None
+    if coding is not None and image.im is stored:
+        info["jpeg_coding"] = coding
     exif = image.info.get("exif")
     if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
         info["exif"] = exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif  # WebP has no prefix
