@@ -259,9 +259,8 @@ def _train(samples, config, on_epoch, blocks, mended_chroma) -> TrainResult:
         rgb = cells.inputs[:, :3]
         inputs = blocks.inputs if blocks is not None else prior_inputs(rgb, cells.targets, cells.counts)
         prior = fit_prior(rgb, cells.targets, cell_weights, inputs, blocks)
-    if (
-        blocks is not None and prior is not None and not mended_chroma
-    ):  # a JPEG AFTER: the cells' chroma is JPEG's blur
+    # A JPEG AFTER not mended: the cells' chroma is JPEG's blur.
+    if blocks is not None and prior is not None and not mended_chroma:
         cells, val_set = (
             ColourSamples(s.inputs, with_prior_chroma(s.inputs[:, :3], s.targets, prior), s.counts)
             for s in (cells, val_set)
