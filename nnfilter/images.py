@@ -46,26 +46,26 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 class JpegCoding(NamedTuple):
     """How a JPEG file's pixels were compressed, what compressing other pixels the same way takes
     (``recompress``): its quantisation tables (Pillow's ``quantization``), its chroma subsampling
-    (Pillow's: 0 4:4:4, 1 4:2:2, 2 4:2:0) and the 1/``reduce`` it was decoded at."""
+    (Pillow's: 0 4:4:4, 1 4:2:2, 2 4:2:0)."""
 
     quantization: dict[int, list[int]]
     subsampling: int
-    reduce: int
 
 
 def jpeg_coding(image: Image.Image) -> JpegCoding | None:
     """How ``image``'s pixels were compressed, if they are a colour JPEG's as stored: recorded by
-    ``open_image(jpeg_ycbcr=True)`` for a file stored upright. None for any other image."""
+    ``open_image(jpeg_ycbcr=True)`` for a file stored upright and decoded at full size (a halved
+    AFTER mended did worse than the blocks: benchmarks/RESULTS.md). None for any other image."""
     return image.info.get("jpeg_coding")
 
 
-def _coding_of(image: JpegImagePlugin.JpegImageFile, reduce: int) -> JpegCoding | None:
+def _coding_of(image: JpegImagePlugin.JpegImageFile) -> JpegCoding | None:
     """A colour JPEG's ``JpegCoding`` from its header; None for others."""
     subsampling = JpegImagePlugin.get_sampling(image)
     quantization = getattr(image, "quantization", None)
     if image.mode not in ("RGB", "YCbCr") or subsampling < 0 or not quantization:
         return None
-    return JpegCoding(dict(quantization), subsampling, reduce)
+    return JpegCoding(dict(quantization), subsampling)
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -108,8 +108,8 @@ def open_image(
         Mode "RGB" or "RGBA" (or "YCbCr", see ``jpeg_ycbcr``). ``image.format`` is the source
         format ("JPEG", "PNG", ...). ``image.info`` holds only what a writer needs: "exif" (bytes, orientation already applied and
         reset) and "icc_profile" (bytes, kept only when it describes RGB, since a greyscale or CMYK
-        profile would be wrong on the converted pixels); for a YCbCr JPEG stored upright,
-        "jpeg_coding" (``jpeg_coding``). A corrupt EXIF block is dropped, not fatal.
+        profile would be wrong on the converted pixels); for a YCbCr JPEG stored upright and
+        read at full size, "jpeg_coding" (``jpeg_coding``). A corrupt EXIF block is dropped, not fatal.
 
     Raises
     ------
@@ -162,8 +162,8 @@ class ImageReading:
             if self._image.format == "JPEG" and (reduce > 1 or jpeg_ycbcr):
                 width, height = self._image.size
                 mode = "YCbCr" if jpeg_ycbcr and self._image.mode == "RGB" else self._image.mode
-                if mode == "YCbCr":
-                    self._coding = _coding_of(self._image, reduce)
+                if mode == "YCbCr" and reduce == 1:
+                    self._coding = _coding_of(self._image)
                 self._image.draft(mode, (max(1, width // reduce), max(1, height // reduce)))
             if memory is not None:
                 memory.receive(self._image)

@@ -36,9 +36,7 @@ PREDICT_PIXELS = 1 << 16
 def recompressed(rgb: np.ndarray, coding: JpegCoding, ycbcr: bool) -> np.ndarray:
     """Pixels (height, width, 3) on the uint8 scale compressed as ``coding`` says and decoded as
     the AFTER was: as unclipped RGB from the YCbCr with ``ycbcr`` (``prior.unclipped_rgb``), else
-    as the decoder's RGB; float32. Pixels of a JPEG decoded at 1/``reduce`` are compressed at that
-    size: its chroma is as subsampled against them, its blocks twice as large (a re-encode at full
-    size took 0.3 s more on a 12 MP pair; which is closer is not measured).
+    as the decoder's RGB; float32.
     """
     image = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
