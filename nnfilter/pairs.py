@@ -141,11 +141,14 @@ def _eight_bit(image: Image.Image | DeepImage) -> Image.Image:
 
 
 def _in_rgb(image: Image.Image | DeepImage) -> Image.Image | DeepImage:
-    """A JPEG opened as YCbCr in RGB, as Pillow converts it (its format kept); other images as they are."""
+    """A JPEG opened as YCbCr in RGB, as Pillow converts it (its format kept, its ``jpeg_coding``
+    not: these pixels, and any resized or aligned from them, are no longer the file's decode);
+    other images as they are."""
     if not isinstance(image, Image.Image) or image.mode != "YCbCr":
         return image
     rgb = image.convert("RGB")
     rgb.format = image.format
+    rgb.info.pop("jpeg_coding", None)
     return rgb
 
 

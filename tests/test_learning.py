@@ -10,7 +10,8 @@ from PIL import Image
 
 from nnfilter import Look, learn_look
 from nnfilter.colour import delta_e00
-from nnfilter.images import open_image
+from nnfilter.images import jpeg_coding, open_image
+from nnfilter.pairs import line_up, open_pairs
 from nnfilter.prior import N_INPUTS, PRIOR_KNOTS
 from nnfilter.train import TrainConfig
 
@@ -160,3 +161,18 @@ def test_a_jpeg_afters_compression_is_undone_by_compressing_the_priors_predictio
             float(delta_e00(look.apply(p), sepia(p)).mean()) for p in (before, *others)
         ]
     assert all(u < 0.9 * b for u, b in zip(errors[True], errors[False], strict=True)), errors
+
+
+def test_a_resized_jpeg_after_is_not_mended_as_if_it_were_the_files_decode(tmp_path):
+    # A JPEG AFTER keeps its coding (and is mended) only while its pixels are the file's decode.
+    Image.fromarray(colour_field(40, 40, seed=1)).save(tmp_path / "before.png")
+    Image.fromarray(colour_field(40, 40, seed=2)).save(tmp_path / "same.jpg", quality=90)
+    Image.fromarray(colour_field(20, 20, seed=2)).save(tmp_path / "half.jpg", quality=90)
+    opened = open_pairs(
+        [(tmp_path / "before.png", tmp_path / name) for name in ("same.jpg", "half.jpg")],
+        check_sizes=False,
+        jpeg_ycbcr_afters=True,
+    )
+    same, half = line_up(opened)
+    assert jpeg_coding(same.after) is not None and jpeg_coding(half.after) is None
+    assert half.after.format == "JPEG" and half.after.size == half.before.size == (20, 20)
