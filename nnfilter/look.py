@@ -20,15 +20,15 @@ from PIL import Image
 
 from . import __version__, coverage, lut
 from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels, opaque_colour_fn
-from .data import check_pair, pair_samples
+from .data import ColourSamples, check_pair, pair_samples
 from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError
-from .images import DEFAULT_MAX_PIXELS, jpeg_coding, pixel_array
+from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, pixel_array
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
-from .prior import Blocks, block_means, fit_prior, prior_inputs, unclipped_rgb
-from .recompress import debiased
+from .prior import Blocks, Prior, block_means, fit_prior, prior_inputs, unclipped_rgb
+from .recompress import MENDING_REFITS, debiased
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -235,6 +235,23 @@ def _in_a_row(
     )
 
 
+def _mended_samples(
+    pixels: Sequence[tuple[np.ndarray, np.ndarray]],
+    codings: Sequence[JpegCoding | None],
+    prior: Prior,
+    channels: int,
+) -> ColourSamples:
+    """The pairs' colour samples with each JPEG AFTER's compression taken off by the ``prior``'s
+    prediction (``recompress.debiased``)."""
+    mended = [
+        (before, debiased(before, after, prior, coding))
+        for (before, after), coding in zip(pixels, codings, strict=True)
+    ]
+    samples = pair_samples(*_in_a_row(mended, channels))
+    np.clip(samples.targets, 0, 1, out=samples.targets)  # beyond [0, 1] where the JPEG clipped
+    return samples
+
+
 def learn_look(
     pairs: Sequence[tuple[ImageLike, ImageLike]],
     config: TrainConfig | None = None,
@@ -250,8 +267,8 @@ def learn_look(
     of the pairs, which JPEG keeps, not from the colour cells, which it biases (see ``prior``).
     When every JPEG AFTER says how it was compressed (``images.jpeg_coding``: opened by
     ``images.open_image(jpeg_ycbcr=True)``, as ``nnfilter train`` opens it),
-    its compression is undone (``recompress``) and the network learns its mended cells; else the
-    network is trained on the cells' luma with the prior's chroma. A JPEG AFTER is best given as
+    its compression is undone (``recompress``) and the prior and the network learn its mended
+    cells; else the network is trained on the cells' luma with the prior's chroma. A JPEG AFTER is best given as
     the YCbCr it stores: its colours are then taken unclipped (``prior.unclipped_rgb``).
     """
     config = config or TrainConfig()
@@ -288,23 +305,21 @@ def learn_look(
         features, colours = (np.concatenate(p) for p in zip(*(part[1:] for part in parts), strict=True))
         blocks = Blocks(inputs, features, colours)
     if mend:
-        prior = fit_prior(
-            samples.inputs[:, :3], samples.targets, samples.counts**config.count_power, inputs, blocks
-        )
-        mended = [
-            (before, debiased(before, after, prior, coding))
-            for (before, after), coding in zip(pixels, codings, strict=True)
-        ]
-        samples = pair_samples(*_in_a_row(mended, channels))
-        np.clip(samples.targets, 0, 1, out=samples.targets)  # beyond [0, 1] where the JPEG clipped
-    result = train(samples, config, on_epoch, blocks, mended_chroma=mend)
+        weights = samples.counts**config.count_power
+        prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs, blocks)
+        samples = _mended_samples(pixels, codings, prior, channels)
+        for _ in range(MENDING_REFITS):
+            weights = samples.counts**config.count_power
+            prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs)
+            samples = _mended_samples(pixels, codings, prior, channels)
+    result = train(samples, config, on_epoch, None if mend else blocks)
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": asdict(config),
         "learned_alpha": learned_alpha,
-        "prior_chroma": "JPEG blocks" if jpeg_after else "colour cells",
+        "prior_chroma": "mended cells" if mend else "JPEG blocks" if jpeg_after else "colour cells",
         "jpeg_undone": mend,
         "pixels": int(len(source)),
         "coverage": coverage.to_hex(covered),

@@ -44,8 +44,9 @@ alike 1.55, 4×4 1.39; but the coffee cup's sepia on the night sky, 0.9 with 16�
 with 8×8 and 2.8 with 4×4 (smaller blocks keep more of what the JPEG blurs). The network is then
 trained on the cells with the prior's chroma (``with_prior_chroma``): on its own it learned the
 cells' blurred chroma back where the pair shows colours. When the AFTER says how it was
-compressed, training undoes that instead and the network learns the mended cells' chroma
-(``recompress``); the prior's chroma stays on the blocks.
+compressed, training undoes that instead (``recompress``): the prior fitted to the blocks is then
+only the first prediction of the AFTER, and the prior and the network are fitted to the mended
+cells as to a lossless AFTER.
 
 A JPEG decoder's RGB is clipped to [0, 255], and JPEG's noise overshoots there: a saturated
 colour's mean loses what its clipped pixels would have had (on the coffee cup with pilgram's

@@ -209,20 +209,18 @@ def train(
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
     blocks: Blocks | None = None,
-    mended_chroma: bool = False,
 ) -> TrainResult:
     """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
-    ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs), give the prior its inputs and
-    chroma (``prior.fit_prior``) and the cells the prior's chroma as targets
-    (``prior.with_prior_chroma``), unless ``mended_chroma``: the cells are a JPEG AFTER's with its
-    compression taken off (``recompress``), whose chroma the network learns; without ``blocks``
-    the prior's inputs are the cells' own (``prior.prior_inputs``).
+    ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs not mended), give the prior its
+    inputs and chroma (``prior.fit_prior``) and the cells the prior's chroma as targets
+    (``prior.with_prior_chroma``); without them the prior's inputs are the cells' own
+    (``prior.prior_inputs``), as for a lossless AFTER or a JPEG one mended (``recompress``).
 
     The best model is the one with the lowest validation error (training error when there is no
     validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
     with one_blas_thread():
-        return _train(samples, config, on_epoch, blocks, mended_chroma)
+        return _train(samples, config, on_epoch, blocks)
 
 
 class _Batches:
@@ -248,7 +246,7 @@ class _Batches:
         return np.concatenate([self.full.transpose(0, 2, 1).reshape(-1, self.rows), self.tail.T])
 
 
-def _train(samples, config, on_epoch, blocks, mended_chroma) -> TrainResult:
+def _train(samples, config, on_epoch, blocks) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
@@ -260,7 +258,7 @@ def _train(samples, config, on_epoch, blocks, mended_chroma) -> TrainResult:
         inputs = blocks.inputs if blocks is not None else prior_inputs(rgb, cells.targets, cells.counts)
         prior = fit_prior(rgb, cells.targets, cell_weights, inputs, blocks)
     # A JPEG AFTER not mended: the cells' chroma is JPEG's blur.
-    if blocks is not None and prior is not None and not mended_chroma:
+    if blocks is not None and prior is not None:
         cells, val_set = (
             ColourSamples(s.inputs, with_prior_chroma(s.inputs[:, :3], s.targets, prior), s.counts)
             for s in (cells, val_set)
