@@ -28,19 +28,19 @@ cells keep of the JPEG's noise costs elsewhere: the coffee cup's sepia on the ni
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 from PIL import Image
 
+from .data import cell_keys
 from .images import JpegCoding
 from .prior import Prior, apply_curves, unclipped_rgb
 
 #: After the first mending, by the prior fitted to the blocks, the times the prior is fitted to
 #: the mended cells and the AFTER mended again by it (see the module's docstring).
 MENDING_REFITS = 3
-#: Pixels the prior predicts at a time (its ramps take 109 floats a pixel).
-PREDICT_PIXELS = 1 << 16
+#: Colours the prior predicts at a time (its ramps take 109 floats a colour).
+PREDICT_COLOURS = 1 << 16
 
 
 def recompressed(rgb: np.ndarray, coding: JpegCoding, ycbcr: bool) -> np.ndarray:
@@ -70,17 +70,20 @@ def debiased(before: np.ndarray, after: np.ndarray, prior: Prior, coding: JpegCo
 
 
 def _predicted(prior: Prior, before: np.ndarray) -> np.ndarray:
-    """The prior's RGB for a uint8 RGB image, on the uint8 scale, float32 (in strips on every core:
-    its ramps would take 109 floats a pixel at once)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    flat = before.reshape(-1, 3)
-    out = np.empty(flat.shape, np.float32)
-
-    def strip(start: int) -> None:
-        rgb = flat[start : start + PREDICT_PIXELS].astype(np.float32) / np.float32(255)
-        out[start : start + PREDICT_PIXELS] = apply_curves(prior, rgb)[:, :3] * np.float32(255)
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:  # numpy releases the GIL
-        list(pool.map(strip, range(0, len(flat), PREDICT_PIXELS)))
-    return out.reshape(before.shape)
+    """The prior's RGB for a uint8 RGB image, on the uint8 scale, float32: evaluated once per
+    distinct colour (a photo holds a few hundred thousand), in strips (the ramps take 109 floats a
+    colour)."""
+    keys = cell_keys(before.reshape(-1, 3), 8)
+    present = np.zeros(1 << 24, bool)
+    present[keys] = True
+    colours = np.flatnonzero(present)
+    slot = np.empty(1 << 24, np.int32)
+    slot[colours] = np.arange(len(colours), dtype=np.int32)
+    rgb = (colours[:, None] >> np.array([16, 8, 0])) & 255
+    out = np.empty((len(colours), 3), np.float32)
+    for start in range(0, len(colours), PREDICT_COLOURS):
+        unit = rgb[start : start + PREDICT_COLOURS].astype(np.float32) / np.float32(255)
+        out[start : start + PREDICT_COLOURS] = apply_curves(prior, unit)[:, :3] * np.float32(255)
+    # Rows gathered as 12-byte items: numpy gathers 2-D rows 2.5 times slower.
+    rows = out.view(np.dtype((np.void, out.itemsize * 3))).ravel()
+    return rows[slot[keys]].view(np.float32).reshape(before.shape)
