@@ -19,10 +19,11 @@ photo's few pixels of a colour are what tells the prior how the look treats that
 mending them keeps what the blocks average away: on the realworld benchmark (``--quick``), trained
 on the coffee cup with digiKam's instant, the held-out blue water (Aqua) went from 4.40 to 1.88
 ΔE00 (1.08 with a lossless AFTER), and the mean over the looks from 1.071 to 0.968 with three
-refits (0.975 with one, 0.978 with two, 0.969 with six). The prior fitted to the mended cells once, without mending
-again, was measured at 1.375 on the coffee cup's looks, against 1.30 with three refits. What the
-cells keep of the JPEG's noise costs elsewhere: the coffee cup's sepia on the night sky went from
-0.73 to 1.34, its tone curve from 0.68 to 0.89 (see benchmarks/RESULTS.md).
+refits (0.975 with one, 0.978 with two, 0.969 with six). The prior fitted to the mended cells
+once, without mending again, was measured at 1.375 on the coffee cup's looks, against 1.30 with
+three refits. What the cells keep of the JPEG's noise costs elsewhere: the coffee cup's sepia on
+the night sky went from 0.73 to 1.34, its tone curve from 0.68 to 0.89 (see
+benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -157,9 +157,12 @@ def test_a_jpeg_afters_compression_is_undone_so_the_cells_teach_the_prior(tmp_pa
     for look_fn in (colour_grade, sepia):
         Image.fromarray(look_fn(before)).save(tmp_path / "after.jpg", quality=90)
         read = open_image(tmp_path / "after.jpg", jpeg_ycbcr=True)
-        untold = Image.frombytes("YCbCr", read.size, read.tobytes())  # the same pixels, no JpegCoding
-        untold.format = "JPEG"
-        for after in (read, untold) if look_fn is colour_grade else (read,):
+        afters = [read]
+        if look_fn is colour_grade:
+            untold = Image.frombytes("YCbCr", read.size, read.tobytes())  # the same pixels, no JpegCoding
+            untold.format = "JPEG"
+            afters.append(untold)
+        for after in afters:
             look, _ = learn_look([(before, after)], TrainConfig())
             errors[look_fn.__name__, look.metadata["jpeg_undone"]] = [
                 float(delta_e00(look.apply(p), look_fn(p)).mean()) for p in (before, *others)
