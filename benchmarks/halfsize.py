@@ -70,7 +70,9 @@ def score_look(look_name: str) -> list[dict]:
             after_path.write_bytes(buffer.getvalue())
             for halve in (False, True):
                 start = time.perf_counter()
-                pairs = open_pairs([(before_path, after_path)], halve_large_jpegs=halve)
+                pairs = open_pairs(
+                    [(before_path, after_path)], halve_large_jpegs=halve, jpeg_ycbcr_afters=True
+                )
                 learned, _ = learn_look_from_pairs(pairs)
                 seconds = time.perf_counter() - start
                 outputs = held_out.split(learned.apply(held_out.colours))
