@@ -266,10 +266,10 @@ def learn_look(
     ``Image.open`` gives it; an array never is) the prior takes its chroma from 8×8-block means
     of the pairs, which JPEG keeps, not from the colour cells, which it biases (see ``prior``).
     When every JPEG AFTER says how it was compressed (``images.jpeg_coding``: opened by
-    ``images.open_image(jpeg_ycbcr=True)``, as ``nnfilter train`` opens it),
-    its compression is undone (``recompress``) and the prior and the network learn its mended
-    cells; else the network is trained on the cells' luma with the prior's chroma. A JPEG AFTER is best given as
-    the YCbCr it stores: its colours are then taken unclipped (``prior.unclipped_rgb``).
+    ``images.open_image(jpeg_ycbcr=True)``, as ``nnfilter train`` opens it), its compression is
+    undone (``recompress``) and the prior and the network learn its mended cells; else the network
+    is trained on the cells' luma with the prior's chroma. A JPEG AFTER is best given as the YCbCr
+    it stores: its colours are then taken unclipped (``prior.unclipped_rgb``).
     """
     config = config or TrainConfig()
     jpegs = [getattr(after, "format", None) == "JPEG" for _, after in pairs]
