@@ -198,7 +198,7 @@ def init_mlp(hidden: list[int], activation: str, rng: np.random.Generator, resid
     that already fits the pair's straight trends is near zero, so is their gradient, and the
     correction a look needs beyond the prior was learned only late, if at all. On the realworld
     benchmark (``--quick``) the mean went from 0.968 to 0.952 ΔE00 (dk-vintage trained on
-    LadyBird 1.64 to 1.44; see benchmarks/RESULTS.md).
+    LadyBird 1.64 to 1.38; see benchmarks/RESULTS.md).
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
