@@ -28,7 +28,7 @@ from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
 from .prior import Blocks, Prior, block_means, fit_prior, prior_inputs, unclipped_rgb
-from .recompress import MENDING_REFITS, debiased
+from .recompress import MENDING_REFITS, Palette, debiased
 from .strength import blend, check_strength
 from .train import EpochReport, TrainConfig, TrainResult, train
 
@@ -237,15 +237,16 @@ def _in_a_row(
 
 def _mended_samples(
     pixels: Sequence[tuple[np.ndarray, np.ndarray]],
+    palettes: Sequence[Palette],
     codings: Sequence[JpegCoding | None],
     prior: Prior,
     channels: int,
 ) -> ColourSamples:
     """The pairs' colour samples with each JPEG AFTER's compression taken off by the ``prior``'s
-    prediction (``recompress.debiased``)."""
+    prediction on its BEFORE, given also as its ``palette`` (``recompress.debiased``)."""
     mended = [
-        (before, debiased(before, after, prior, coding))
-        for (before, after), coding in zip(pixels, codings, strict=True)
+        (before, debiased(palette, after, prior, coding))
+        for (before, after), palette, coding in zip(pixels, palettes, codings, strict=True)
     ]
     samples = pair_samples(*_in_a_row(mended, channels))
     np.clip(samples.targets, 0, 1, out=samples.targets)  # beyond [0, 1] where the JPEG clipped
@@ -305,13 +306,13 @@ def learn_look(
         features, colours = (np.concatenate(p) for p in zip(*(part[1:] for part in parts), strict=True))
         blocks = Blocks(inputs, features, colours)
     if mend:
-        weights = samples.counts**config.count_power
-        prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs, blocks)
-        samples = _mended_samples(pixels, codings, prior, channels)
-        for _ in range(MENDING_REFITS):
+        # First by the prior fitted to the blocks, then MENDING_REFITS times by one fitted to the
+        # mended cells (see ``recompress``).
+        palettes = [Palette.of(before) for before, _ in pixels]
+        for fit_blocks in (blocks, *[None] * MENDING_REFITS):
             weights = samples.counts**config.count_power
-            prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs)
-            samples = _mended_samples(pixels, codings, prior, channels)
+            prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs, fit_blocks)
+            samples = _mended_samples(pixels, palettes, codings, prior, channels)
     result = train(samples, config, on_epoch, None if mend else blocks)
     last = result.history[-1] if result.history else None
     meta = {

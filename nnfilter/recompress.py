@@ -29,6 +29,7 @@ centred start and cells weighed by count^0.35, 0.96 and 0.92; see benchmarks/RES
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -59,32 +60,45 @@ def recompressed(rgb: np.ndarray, coding: JpegCoding, ycbcr: bool) -> np.ndarray
     return unclipped_rgb(pixels) if ycbcr else pixels.astype(np.float32)
 
 
-def debiased(before: np.ndarray, after: np.ndarray, prior: Prior, coding: JpegCoding | None) -> np.ndarray:
+class Palette(NamedTuple):
+    """A uint8 RGB image's distinct colours (colours, 3) in [0, 1], float32, and each pixel's
+    index into them (height, width): the prior is evaluated once per colour (a photo holds a few
+    hundred thousand), and every mending of a pair reuses them."""
+
+    colours: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> Palette:
+        keys = cell_keys(image.reshape(-1, 3), 8)
+        present = np.zeros(1 << 24, bool)
+        present[keys] = True
+        colours = np.flatnonzero(present)
+        slot = np.empty(1 << 24, np.int32)
+        slot[colours] = np.arange(len(colours), dtype=np.int32)
+        rgb = (colours[:, None] >> np.array([16, 8, 0])) & 255
+        return cls(rgb.astype(np.float32) / np.float32(255), slot[keys].reshape(image.shape[:2]))
+
+
+def debiased(before: Palette, after: np.ndarray, prior: Prior, coding: JpegCoding | None) -> np.ndarray:
     """A JPEG AFTER (height, width, 3: the decoder's uint8 RGB, or floats on the uint8 scale, its
     unclipped YCbCr colours) with what its compression did taken off, float32: after -
-    recompressed(prediction) + prediction, the prediction the ``prior`` on the uint8 RGB
-    ``before``. Without a ``coding`` (not a JPEG) the AFTER as it is."""
+    recompressed(prediction) + prediction, the prediction the ``prior`` on the BEFORE, given as
+    its ``Palette``. Without a ``coding`` (not a JPEG) the AFTER as it is."""
     if coding is None:
         return after
     prediction = _predicted(prior, before)
     return after - recompressed(prediction, coding, after.dtype.kind == "f") + prediction
 
 
-def _predicted(prior: Prior, before: np.ndarray) -> np.ndarray:
-    """The prior's RGB for a uint8 RGB image, on the uint8 scale, float32: evaluated once per
-    distinct colour (a photo holds a few hundred thousand), in strips (the ramps take 109 floats a
-    colour)."""
-    keys = cell_keys(before.reshape(-1, 3), 8)
-    present = np.zeros(1 << 24, bool)
-    present[keys] = True
-    colours = np.flatnonzero(present)
-    slot = np.empty(1 << 24, np.int32)
-    slot[colours] = np.arange(len(colours), dtype=np.int32)
-    rgb = (colours[:, None] >> np.array([16, 8, 0])) & 255
-    out = np.empty((len(colours), 3), np.float32)
+def _predicted(prior: Prior, before: Palette) -> np.ndarray:
+    """The prior's RGB for an image given as its ``Palette``, on the uint8 scale, float32 (height,
+    width, 3): evaluated per colour, in strips (the ramps take 109 floats a colour)."""
+    colours = before.colours
+    out = np.empty(colours.shape, np.float32)
     for start in range(0, len(colours), PREDICT_COLOURS):
-        unit = rgb[start : start + PREDICT_COLOURS].astype(np.float32) / np.float32(255)
-        out[start : start + PREDICT_COLOURS] = apply_curves(prior, unit)[:, :3] * np.float32(255)
+        strip = colours[start : start + PREDICT_COLOURS]
+        out[start : start + PREDICT_COLOURS] = apply_curves(prior, strip)[:, :3] * np.float32(255)
     # Rows gathered as 12-byte items: numpy gathers 2-D rows 2.5 times slower.
     rows = out.view(np.dtype((np.void, out.itemsize * 3))).ravel()
-    return rows[slot[keys]].view(np.float32).reshape(before.shape)
+    return rows[before.index].view(np.float32).reshape(*before.index.shape, 3)
