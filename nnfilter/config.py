@@ -38,7 +38,7 @@ class TrainConfig:
     residual: bool = True
     #: Each colour cell weighs (its pixel count) ** this: rare colours more than their count alone
     #: (chosen on the realworld benchmark, see benchmarks/RESULTS.md).
-    count_power: float = 0.35
+    count_power: float = 0.45
     #: The prior anchors' weight, as a share of the samples' (``data.with_prior_anchors``); 0: none.
     prior_weight: float = 1.0
 
