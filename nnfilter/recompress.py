@@ -23,7 +23,7 @@ refits (0.975 with one, 0.978 with two, 0.969 with six). The prior fitted to the
 once, without mending again, was measured at 1.375 on the coffee cup's looks, against 1.30 with
 three refits. What the cells keep of the JPEG's noise costs elsewhere: the coffee cup's sepia on
 the night sky went from 0.73 to 1.34, its tone curve from 0.68 to 0.89 (since the network's
-centred start and cells weighed by count^0.35, 0.96 and 0.92; see benchmarks/RESULTS.md).
+centred start and cells weighed by count^0.45, 1.24 and 0.93; see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
