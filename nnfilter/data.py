@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PairMismatchError
+from .membrane import fit_membrane, membrane_at
 from .prior import Prior, apply_curves
 
 DEFAULT_CELL_BITS = 5
@@ -124,15 +125,16 @@ def with_prior_anchors(
 ) -> tuple[ColourSamples, np.ndarray]:
     """The samples and their loss weights, plus anchors where the samples show nothing: the centre
     of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is
-    what the additive ``prior`` fitted to the samples (to RGBA) gives there;
-    they stand for no pixels (count 0). Each anchor weighs ``share`` of the samples' total weight
+    what the additive ``prior`` fitted to the samples (to RGBA) gives there plus the ``membrane``
+    of the samples' residuals from it; they stand for no pixels (count 0). Each anchor weighs ``share`` of the samples' total weight
     over the grid's cell count (0: no anchors), so that all of them together weigh up to ``share``
     for a pair of one colour and little for a pair that shows most colours.
 
     A network fitted to a photo of few colours is free to do anything far from them, and with a
     JPEG AFTER's colour-correlated errors it does: a blue sky learned from a brown photo came out
     teal. The anchors ask it, where the pair says nothing, to continue the look as the prior
-    does, which extrapolates tamely (see README, "Quality").
+    does, which extrapolates tamely (see README, "Quality"), with what the pair showed beyond the
+    prior carried on smoothly from its nearest colours.
     """
     if share <= 0 or len(samples) == 0:
         return samples, weights
@@ -145,6 +147,9 @@ def with_prior_anchors(
     if len(anchors) == 0:
         return samples, weights
     predicted = apply_curves(prior, anchors[:, :3])
+    rgb = samples.inputs[:, :3]
+    membrane = fit_membrane(rgb, samples.targets[:, :3] - apply_curves(prior, rgb)[:, :3], weights)
+    predicted[:, :3] = np.clip(predicted[:, :3] + membrane_at(membrane, anchors[:, :3]), 0, 1)
     anchor_weight = share * float(weights.sum()) / grid**3
     return (
         ColourSamples(
