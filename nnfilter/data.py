@@ -126,9 +126,10 @@ def with_prior_anchors(
     """The samples and their loss weights, plus anchors where the samples show nothing: the centre
     of every cell of an ``ANCHOR_GRID``³ RGB grid that holds no sample, opaque, whose target is
     what the additive ``prior`` fitted to the samples (to RGBA) gives there plus the ``membrane``
-    of the samples' residuals from it; they stand for no pixels (count 0). Each anchor weighs ``share`` of the samples' total weight
-    over the grid's cell count (0: no anchors), so that all of them together weigh up to ``share``
-    for a pair of one colour and little for a pair that shows most colours.
+    of the samples' residuals from it; they stand for no pixels (count 0). Each anchor weighs
+    ``share`` of the samples' total weight over the grid's cell count (0: no anchors), so that all
+    of them together weigh up to ``share`` for a pair of one colour and little for a pair that
+    shows most colours.
 
     A network fitted to a photo of few colours is free to do anything far from them, and with a
     JPEG AFTER's colour-correlated errors it does: a blue sky learned from a brown photo came out

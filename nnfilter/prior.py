@@ -7,10 +7,10 @@ blue curve that the photo's bluer pixels showed, and where no pixel reached, the
 straight (a penalty on their second differences decides there). Training fits it to the colour
 cells first; the network's skip path starts from it and the anchors (``data.with_prior_anchors``)
 hold the network to it, and to what the cells showed beyond it (``membrane``), where the pair
-shows nothing. The curves of Cb and Cr let it bend what
-it does by how colourful a colour is and towards which hue (a wash-out that greys strong colours
-more than weak ones, a cast that only blues take): on one photo of the realworld benchmark, the
-prior alone went from 1.43 to 1.24 mean ΔE00 on held-out photos with them.
+shows nothing. The curves of Cb and Cr let it bend what it does by how colourful a colour is and
+towards which hue (a wash-out that greys strong colours more than weak ones, a cast that only
+blues take): on one photo of the realworld benchmark, the prior alone went from 1.43 to 1.24 mean
+ΔE00 on held-out photos with them.
 
 A look direction is, for one output channel, the straight line in RGB along which the pair's
 pixels best predict it (``look_directions``: the affine least-squares fit's coefficients). A look
