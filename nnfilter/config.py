@@ -15,7 +15,7 @@ LOSS_NAMES = ("mse", "cross-entropy")
 OPTIMIZER_NAMES = ("sgd", "adam")
 
 DEFAULT_LR = {"sgd": 0.5, "adam": 0.04}
-# Without --epochs, train for about this many gradient steps (see benchmarks/RESULTS.md).
+# Without --epochs, train for about this many gradient steps a training pair (see benchmarks/RESULTS.md).
 AUTO_STEPS = 15000
 AUTO_EPOCHS_RANGE = (10, 2000)
 
@@ -46,14 +46,17 @@ class TrainConfig:
         """The learning rate in force: the given one, or the optimizer's default."""
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
-    def epochs_for(self, n_samples: int) -> int:
-        """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps.
+    def epochs_for(self, n_samples: int, pairs: int = 1) -> int:
+        """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps for
+        each of the ``pairs`` the samples come from (more pairs show more colours to learn).
 
-        >>> TrainConfig().epochs_for(64 * 1000), TrainConfig(epochs=3).epochs_for(10)
-        (15, 3)
+        >>> TrainConfig().epochs_for(64 * 1000), TrainConfig().epochs_for(64 * 1000, pairs=3)
+        (15, 45)
+        >>> TrainConfig(epochs=3).epochs_for(10)
+        3
         """
         if self.epochs is not None:
             return self.epochs
         steps_per_epoch = max(1, -(-n_samples // self.batch_size))
         low, high = AUTO_EPOCHS_RANGE
-        return min(max(round(AUTO_STEPS / steps_per_epoch), low), high)
+        return min(max(round(AUTO_STEPS * pairs / steps_per_epoch), low), high)

@@ -313,7 +313,7 @@ def learn_look(
             weights = samples.counts**config.count_power
             prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs, fit_blocks)
             samples = _mended_samples(pixels, palettes, codings, prior, channels)
-    result = train(samples, config, on_epoch, None if mend else blocks)
+    result = train(samples, config, on_epoch, None if mend else blocks, len(pairs))
     last = result.history[-1] if result.history else None
     meta = {
         "nnfilter_version": __version__,

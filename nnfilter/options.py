@@ -148,7 +148,7 @@ train_options = _all(
     click.option(
         "--epochs",
         type=click.IntRange(min=1),
-        help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps).",
+        help=f"Passes over the training colours (default: enough for about {AUTO_STEPS} steps a pair).",
     ),
     click.option(
         "--error",

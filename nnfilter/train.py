@@ -209,8 +209,11 @@ def train(
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
     blocks: Blocks | None = None,
+    pairs: int = 1,
 ) -> TrainResult:
-    """Train a network on colour samples; Ctrl-C stops early and keeps the best model so far.
+    """Train a network on colour samples of ``pairs`` before/after pairs (without ``epochs``, the
+    more pairs the longer: ``TrainConfig.epochs_for``); Ctrl-C stops early and keeps the best model
+    so far.
     ``blocks``, the pairs' ``prior.block_means`` (for JPEG AFTERs not mended), give the prior its
     inputs and chroma (``prior.fit_prior``) and the cells the prior's chroma as targets
     (``prior.with_prior_chroma``); without them the prior's inputs are the cells' own
@@ -220,7 +223,7 @@ def train(
     validation share). Raises ``TrainingDivergedError`` when training blows up.
     """
     with one_blas_thread():
-        return _train(samples, config, on_epoch, blocks)
+        return _train(samples, config, on_epoch, blocks, pairs)
 
 
 class _Batches:
@@ -246,7 +249,7 @@ class _Batches:
         return np.concatenate([self.full.transpose(0, 2, 1).reshape(-1, self.rows), self.tail.T])
 
 
-def _train(samples, config, on_epoch, blocks) -> TrainResult:
+def _train(samples, config, on_epoch, blocks, pairs) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     train_set, val_set = split_validation(samples, config.validation_share, rng)
     if len(val_set) == 0:
@@ -308,7 +311,7 @@ def _train(samples, config, on_epoch, blocks) -> TrainResult:
     best_model, best_error = copy.deepcopy(model), np.inf
     history: list[EpochReport] = []
     stop_reason = "epochs"
-    epochs = config.epochs_for(n)
+    epochs = config.epochs_for(n, pairs)
     activation, loss = model.activation, config.loss
     try:
         for epoch in range(1, epochs + 1):
