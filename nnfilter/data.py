@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PairMismatchError
-from .membrane import fit_membrane, membrane_at
-from .prior import Prior, apply_curves
+from .membrane import fit_beyond, prior_with_membrane
+from .prior import Prior
 
 DEFAULT_CELL_BITS = 5
 # Prior anchors lie at the centres of the cells of this grid (per channel) that no sample falls in.
@@ -147,10 +147,8 @@ def with_prior_anchors(
     anchors = np.column_stack([centres[~occupied], np.ones(np.count_nonzero(~occupied))])  # r, g, b order
     if len(anchors) == 0:
         return samples, weights
-    predicted = apply_curves(prior, anchors[:, :3])
-    rgb = samples.inputs[:, :3]
-    membrane = fit_membrane(rgb, samples.targets[:, :3] - apply_curves(prior, rgb)[:, :3], weights)
-    predicted[:, :3] = np.clip(predicted[:, :3] + membrane_at(membrane, anchors[:, :3]), 0, 1)
+    membrane = fit_beyond(prior, samples.inputs[:, :3], samples.targets, weights)
+    predicted = prior_with_membrane(prior, membrane, anchors[:, :3])
     anchor_weight = share * float(weights.sum()) / grid**3
     return (
         ColourSamples(

@@ -24,6 +24,7 @@ from .data import ColourSamples, check_pair, pair_samples
 from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError
 from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, pixel_array
+from .membrane import fit_beyond
 from .model import MLP
 from .modelfile import load_model, save_model
 from .pairs import OpenedPair, open_pairs
@@ -241,11 +242,13 @@ def _mended_samples(
     codings: Sequence[JpegCoding | None],
     prior: Prior,
     channels: int,
+    membrane: np.ndarray | None,
 ) -> ColourSamples:
     """The pairs' colour samples with each JPEG AFTER's compression taken off by the ``prior``'s
-    prediction on its BEFORE, given also as its ``palette`` (``recompress.debiased``)."""
+    prediction on its BEFORE (with the ``membrane``'s, if given), the BEFORE given also as its
+    ``palette`` (``recompress.debiased``)."""
     mended = [
-        (before, debiased(palette, after, prior, coding))
+        (before, debiased(palette, after, prior, coding, membrane))
         for (before, after), palette, coding in zip(pixels, palettes, codings, strict=True)
     ]
     samples = pair_samples(*_in_a_row(mended, channels))
@@ -307,12 +310,14 @@ def learn_look(
         blocks = Blocks(inputs, features, colours)
     if mend:
         # First by the prior fitted to the blocks, then MENDING_REFITS times by one fitted to the
-        # mended cells (see ``recompress``).
+        # mended cells with the membrane of what they show beyond it (see ``recompress``).
         palettes = [Palette.of(before) for before, _ in pixels]
         for fit_blocks in (blocks, *[None] * MENDING_REFITS):
             weights = samples.counts**config.count_power
-            prior = fit_prior(samples.inputs[:, :3], samples.targets, weights, inputs, fit_blocks)
-            samples = _mended_samples(pixels, palettes, codings, prior, channels)
+            rgb = samples.inputs[:, :3]
+            prior = fit_prior(rgb, samples.targets, weights, inputs, fit_blocks)
+            membrane = fit_beyond(prior, rgb, samples.targets, weights) if fit_blocks is None else None
+            samples = _mended_samples(pixels, palettes, codings, prior, channels, membrane)
     result = train(samples, config, on_epoch, None if mend else blocks, len(pairs))
     last = result.history[-1] if result.history else None
     meta = {

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .prior import Prior, apply_curves
+
 MEMBRANE_SIZE = 9
 MEMBRANE_SMOOTHING = 1e-5
 MEMBRANE_RIDGE = 1e-6
@@ -77,3 +79,17 @@ def membrane_at(membrane: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """The ``membrane``'s residuals (n, k) at colours ``rgb`` (n, 3) in [0, 1]."""
     nodes, weights = _trilinear(rgb, MEMBRANE_SIZE)
     return np.einsum("cn,cnk->nk", weights, membrane[nodes])
+
+
+def fit_beyond(prior: Prior, rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The membrane of what colours ``rgb`` (n, 3) in [0, 1] with ``targets`` (n, 3 or more) and
+    ``weights`` show beyond the ``prior``'s RGB."""
+    return fit_membrane(rgb, targets[:, :3] - apply_curves(prior, rgb)[:, :3], weights)
+
+
+def prior_with_membrane(prior: Prior, membrane: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """What the ``prior`` gives at colours ``rgb`` (n, 3) in [0, 1], with the ``membrane``'s
+    residuals added to its RGB and that clipped to [0, 1]."""
+    out = apply_curves(prior, rgb)
+    out[:, :3] = np.clip(out[:, :3] + membrane_at(membrane, rgb), 0, 1)
+    return out

@@ -1,10 +1,14 @@
 """The membrane: what the cells show beyond the prior, carried on to colours they do not show."""
 
 import numpy as np
+from conftest import colour_field
+from PIL import Image
 
-from nnfilter.data import ColourSamples, with_prior_anchors
-from nnfilter.membrane import fit_membrane, membrane_at
-from nnfilter.prior import apply_curves, fit_curves, prior_inputs
+from nnfilter.data import ColourSamples, pair_samples, with_prior_anchors
+from nnfilter.images import jpeg_coding, open_image
+from nnfilter.membrane import fit_beyond, fit_membrane, membrane_at
+from nnfilter.prior import apply_curves, fit_curves, prior_inputs, unclipped_rgb
+from nnfilter.recompress import Palette, debiased
 
 
 def cluster(centre, n, seed):
@@ -35,13 +39,15 @@ def test_between_two_colours_the_membrane_blends_their_residuals():
     assert abs(between) < 0.01  # halfway: neither colour's residual
 
 
-def test_anchors_next_to_the_pair_take_what_it_showed_beyond_the_prior():
-    # A look with a product of the three channels (no sum of curves holds it) on the colours of
-    # a grey cube's middle: the anchors just outside it get the product the prior misses
-    # (measured a quarter of the prior's error there).
-    def look(rgb):
-        return np.clip(rgb + 2 * np.prod(rgb - 0.5, axis=1, keepdims=True) * [1, -1, 1], 0, 1)
+def product_look(rgb):
+    """A look with a product of the three channels, which no sum of curves holds."""
+    return np.clip(rgb + 2 * np.prod(rgb - 0.5, axis=-1, keepdims=True) * [1, -1, 1], 0, 1)
 
+
+def test_anchors_next_to_the_pair_take_what_it_showed_beyond_the_prior():
+    # The product look on the colours of a grey cube's middle: the anchors just outside it get
+    # the product the prior misses (measured a quarter of the prior's error there).
+    look = product_look
     low, high = 0.3, 0.7
     rgb = np.random.default_rng(3).uniform(low, high, (3000, 3))
     inputs = np.column_stack([rgb, np.ones(3000)]).astype(np.float32)
@@ -57,3 +63,23 @@ def test_anchors_next_to_the_pair_take_what_it_showed_beyond_the_prior():
     membrane_error = np.abs(anchored.targets[3000:, :3][near] - exact).mean()
     prior_error = np.abs(apply_curves(prior, anchors[near])[:, :3] - exact).mean()
     assert membrane_error < 0.5 * prior_error, (membrane_error, prior_error)
+
+
+def test_the_prior_with_its_membrane_mends_a_jpeg_after_closer_than_the_prior_alone(tmp_path):
+    # Mending takes off what JPEG did to a prediction of the AFTER (``recompress``): the closer
+    # the prediction, the closer the mended AFTER to the look (measured 1.9 levels off, mean over
+    # the pixels' channels, against 4.6 by the prior alone and 5.7 unmended).
+    before = colour_field(128, 96, seed=5)
+    exact = np.rint(product_look(before / 255) * 255)
+    Image.fromarray(exact.astype(np.uint8)).save(tmp_path / "after.jpg", quality=90)
+    read = open_image(tmp_path / "after.jpg", jpeg_ycbcr=True)
+    after = unclipped_rgb(np.asarray(read))
+    samples = pair_samples(before.reshape(-1, 3), exact.astype(np.uint8).reshape(-1, 3))
+    rgb, weights = samples.inputs[:, :3], samples.counts
+    prior = fit_curves(rgb, samples.targets, weights, prior_inputs(rgb, samples.targets, weights))
+    membrane = fit_beyond(prior, rgb, samples.targets, weights)
+    palette, coding = Palette.of(before), jpeg_coding(read)
+    alone, with_membrane = (
+        np.abs(debiased(palette, after, prior, coding, m) - exact).mean() for m in (None, membrane)
+    )
+    assert with_membrane < 0.6 * alone, (with_membrane, alone)
