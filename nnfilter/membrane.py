@@ -9,7 +9,8 @@ residuals (``MEMBRANE_SIZE``³ nodes, trilinear in between) fitted to the cells'
 prior with a penalty on the differences of neighbouring nodes (``MEMBRANE_SMOOTHING``): inside the
 pair's colours it follows the residuals, outside it carries the nearest ones on level, blending
 between them, and a tiny ridge (``MEMBRANE_RIDGE``) lets it fade towards the prior far from every
-colour shown.
+colour shown. Inside the pair's colours the prior with its membrane (``prior_with_membrane``) is
+also the better prediction of the AFTER that mending a JPEG AFTER starts from (``recompress``).
 
 Chosen on the realworld benchmark (``--quick``, 24 looks, one JPEG pair; the anchors on the prior
 alone: 0.944 mean ΔE00, 37 held-out photo means over 3.0): a 9³ lattice with a penalty of 1e-5 gave
