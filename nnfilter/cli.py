@@ -528,7 +528,7 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
     pixels whose colours the training pairs never showed: there the look is extrapolated, and a
     training pair with those colours (train --pair) is the cure. (Measured on looks made by people,
     learned from one photo with a JPEG AFTER: photos with over half their pixels unseen came out
-    1.2 ΔE00 off on average, one in ten over 2.4; those with under a third 0.6; see the README,
+    1.2 ΔE00 off on average, one in ten over 2.3; those with under a third 0.6; see the README,
     "Quality".)
     """
     if len(images) % 2:

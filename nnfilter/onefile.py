@@ -137,7 +137,7 @@ def run_job(
         warning = (
             f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
             "never showed (the look is a guess there: in nnfilter's benchmark, photos over half unseen "
-            "came out 1.2 ΔE00 off on average, one in ten over 2.4; train with a pair that has them)"
+            "came out 1.2 ΔE00 off on average, one in ten over 2.3; train with a pair that has them)"
         )
     return Outcome(job, megapixels, warning=warning)
 
