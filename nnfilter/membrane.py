@@ -36,12 +36,12 @@ def _trilinear(rgb: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     position = np.clip(rgb.astype(np.float64), 0, 1) * (size - 1)
     low = np.minimum(position.astype(np.intp), size - 2)
     share = position - low
+    first = (low[:, 0] * size + low[:, 1]) * size + low[:, 2]
+    along = (1 - share, share)  # each axis's weight of the lower node, of the upper
     nodes, weights = [], []
-    for corner in np.ndindex(2, 2, 2):
-        offset = np.array(corner)
-        index = low + offset
-        nodes.append((index[:, 0] * size + index[:, 1]) * size + index[:, 2])
-        weights.append(np.prod(np.where(offset, share, 1 - share), axis=1))
+    for r, g, b in np.ndindex(2, 2, 2):
+        nodes.append(first + (r * size + g) * size + b)
+        weights.append(along[r][:, 0] * along[g][:, 1] * along[b][:, 2])
     return np.array(nodes), np.array(weights)
 
 
@@ -79,7 +79,10 @@ def fit_membrane(rgb: np.ndarray, residuals: np.ndarray, weights: np.ndarray) ->
 def membrane_at(membrane: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """The ``membrane``'s residuals (n, k) at colours ``rgb`` (n, 3) in [0, 1]."""
     nodes, weights = _trilinear(rgb, MEMBRANE_SIZE)
-    return np.einsum("cn,cnk->nk", weights, membrane[nodes])
+    out = weights[0][:, None] * membrane[nodes[0]]
+    for corner_nodes, corner_weights in zip(nodes[1:], weights[1:], strict=True):
+        out += corner_weights[:, None] * membrane[corner_nodes]  # corner by corner: no (8, n, k) gather
+    return out
 
 
 def fit_beyond(prior: Prior, rgb: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
