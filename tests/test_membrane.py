@@ -47,11 +47,10 @@ def product_look(rgb):
 def test_anchors_next_to_the_pair_take_what_it_showed_beyond_the_prior():
     # The product look on the colours of a grey cube's middle: the anchors just outside it get
     # the product the prior misses (measured a quarter of the prior's error there).
-    look = product_look
     low, high = 0.3, 0.7
     rgb = np.random.default_rng(3).uniform(low, high, (3000, 3))
     inputs = np.column_stack([rgb, np.ones(3000)]).astype(np.float32)
-    targets = np.column_stack([look(rgb), np.ones(3000)]).astype(np.float32)
+    targets = np.column_stack([product_look(rgb), np.ones(3000)]).astype(np.float32)
     samples = ColourSamples(inputs, targets, np.ones(3000, np.float32))
     weights = np.ones(3000)
     prior = fit_curves(rgb, targets, weights, prior_inputs(rgb, targets, samples.counts))
@@ -59,7 +58,7 @@ def test_anchors_next_to_the_pair_take_what_it_showed_beyond_the_prior():
     anchors = anchored.inputs[3000:, :3].astype(np.float64)
     outside = np.maximum(anchors - high, low - anchors).max(axis=1)
     near = outside <= 0.05
-    exact = look(anchors[near])
+    exact = product_look(anchors[near])
     membrane_error = np.abs(anchored.targets[3000:, :3][near] - exact).mean()
     prior_error = np.abs(apply_curves(prior, anchors[near])[:, :3] - exact).mean()
     assert membrane_error < 0.5 * prior_error, (membrane_error, prior_error)
