@@ -29,5 +29,6 @@ The modules: ``data`` (fetching and caching the looks and photos), ``photos`` (a
 colours and their scores), ``plan`` (the steps of a run, the options), ``methods`` (nnfilter and its
 peers, each learning from the pairs and mapping colours), ``worker`` (one look in a worker process,
 and the pool), ``tables`` and ``targets`` (the report's Markdown), ``provenance`` (the commit, the
-code's digest, the tools' versions) and ``__main__`` (the order of it all).
+code's digest, the tools' versions), ``__main__`` (the order of it all) and ``distance`` (a
+study of its own: the error by distance from the training photo's colours).
 """
