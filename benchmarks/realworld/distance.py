@@ -22,7 +22,7 @@ from nnfilter.coverage import GRID, GRID_BITS, covered_cells
 from nnfilter.images import open_image
 from nnfilter.prior import apply_curves
 
-from .data import look_function, look_names, photo_paths, read_photo
+from .data import log, look_function, look_names, photo_paths, read_photo
 from .methods import fit_affine
 from .photos import Photo, decoded, jpeg_file, to_uint8
 
@@ -44,9 +44,11 @@ def cell_distances(covered: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return out
 
 
-def binned_errors(train: str, looks: list[str], folder: Path) -> dict[str, dict[str, list[float]]]:
-    """Per look and method, the mean ΔE00 of the held-out pixels in each of ``BINS``; and the
-    pixels' share in each bin under the key ``"share"``."""
+def binned_errors(
+    train: str, looks: list[str], folder: Path
+) -> tuple[list[float], dict[str, dict[str, list[float]]]]:
+    """The held-out pixels' share in each of ``BINS``, and per look and method their mean ΔE00 in
+    each (nan in an empty bin)."""
     paths = photo_paths()
     before = read_photo(paths[train])
     photos = [Photo.read(name, path) for name, path in paths.items() if name != train]
@@ -57,6 +59,7 @@ def binned_errors(train: str, looks: list[str], folder: Path) -> dict[str, dict[
     shares = [float(counts[m].sum() / counts.sum()) for m in masks]
     results = {}
     for name in looks:
+        log(f"{name}: training on {train}, scoring on {len(photos)} photos")
         look = look_function(name)
         jpeg = jpeg_file(look(before))
         (folder / "after.jpg").write_bytes(jpeg)
@@ -69,16 +72,18 @@ def binned_errors(train: str, looks: list[str], folder: Path) -> dict[str, dict[
             "identity": colours,
         }
         results[name] = {
-            method: [float(delta_e00(out[m], exact[m]) @ counts[m] / counts[m].sum()) for m in masks]
+            method: [
+                float(delta_e00(out[m], exact[m]) @ counts[m] / counts[m].sum()) if m.any() else np.nan
+                for m in masks
+            ]
             for method, out in outputs.items()
         }
-    results["share"] = {"pixels": shares}
-    return results
+    return shares, results
 
 
-def report(train: str, results: dict[str, dict[str, list[float]]]) -> str:
+def report(train: str, shares: list[float], results: dict[str, dict[str, list[float]]]) -> str:
     """The Markdown table: per look and method the bins' means, and their mean over the looks."""
-    looks = [k for k in results if k != "share"]
+    looks = list(results)
     methods = list(results[looks[0]])
     lines = [
         f"Trained on {train} (JPEG AFTER, defaults); mean ΔE00 of the held-out pixels by their cell's distance "
@@ -86,7 +91,7 @@ def report(train: str, results: dict[str, dict[str, list[float]]]) -> str:
         "",
         "| look | method | " + " | ".join(BIN_NAMES) + " |",
         "|---|---|" + "---:|" * len(BINS),
-        "| (share of the pixels) | | " + " | ".join(f"{s:.0%}" for s in results["share"]["pixels"]) + " |",
+        "| (share of the pixels) | | " + " | ".join(f"{s:.0%}" for s in shares) + " |",
     ]
     for method in methods:
         mean = np.mean([results[look][method] for look in looks], axis=0)
@@ -108,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     looks = args.looks.split(",") if args.looks else look_names()
     with tempfile.TemporaryDirectory() as folder:
-        print(report(args.train, binned_errors(args.train, looks, Path(folder))))
+        print(report(args.train, *binned_errors(args.train, looks, Path(folder))))
 
 
 if __name__ == "__main__":
