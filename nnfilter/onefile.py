@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from .errors import NnfilterError
-from .files import make_folder
+from .files import describe, make_folder
 from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory
 from .plan import Job
 from .saving import save_image
@@ -131,7 +131,7 @@ def run_job(
     except NnfilterError as exc:
         return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)
     except Exception as exc:  # a bug or MemoryError: name the file, keep the batch going
-        return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({exc})")
+        return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({describe(exc)})")
     warning = None
     if unseen is not None and unseen > settings.warn_coverage:
         warning = (

@@ -226,6 +226,7 @@ GOOD_ROWS = [" ".join(map(str, p)) for p in grid_points(2).tolist()]
         (cube(2, header="LUT_3D_SIZE 70"), r"line 1: LUT_3D_SIZE must be an integer from 2 to 65, got '70'"),
         (cube(2, header="LUT_3D_SIZE 1"), r"LUT_3D_SIZE must be an integer from 2 to 65, got '1'"),
         (cube(2, header="LUT_3D_SIZE two"), r"LUT_3D_SIZE must be an integer from 2 to 65, got 'two'"),
+        (cube(2, header="LUT_3D_SIZE \u00b2"), r"LUT_3D_SIZE must be an integer from 2 to 65, got '\u00b2'"),
         (cube(2, header="LUT_3D_SIZE"), r"LUT_3D_SIZE must be an integer from 2 to 65, got ''"),
         (
             cube(2, header="LUT_3D_SIZE 2\nLUT_3D_SIZE 2"),
