@@ -212,7 +212,11 @@ def _cube_keyword(
         if size is not None:
             raise _cube_error(name, lineno, f"second LUT_3D_SIZE (the first is on line {size_line})")
         low, high = CUBE_SIZES
-        if len(tokens) != 2 or not (tokens[1].isascii() and tokens[1].isdigit()) or not low <= int(tokens[1]) <= high:
+        if (
+            len(tokens) != 2
+            or not (tokens[1].isascii() and tokens[1].isdigit())
+            or not low <= int(tokens[1]) <= high
+        ):
             value = " ".join(tokens[1:])
             raise _cube_error(
                 name, lineno, f"LUT_3D_SIZE must be an integer from {low} to {high}, got {value!r}"

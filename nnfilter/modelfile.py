@@ -144,6 +144,10 @@ def _model_from_arrays(arrays: dict[str, np.ndarray], name: str) -> tuple[MLP, d
     if "P" in arrays:
         shape = arrays["P"].shape
         knots = shape[1] if len(shape) == 3 else 0
+        if int(version) < min(PRIOR_INPUTS):
+            raise fail(
+                f"array P in a model of format {int(version)}: priors came with format {min(PRIOR_INPUTS)}"
+            )
         if skip is None or not 2 <= knots <= MAX_PRIOR_KNOTS + 1:
             raise fail(f"array P has shape {shape}: a prior needs S and 2 to {MAX_PRIOR_KNOTS + 1} knots")
         n_inputs = PRIOR_INPUTS.get(int(version), N_INPUTS)

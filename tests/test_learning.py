@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from benchmarks.looks import colour_grade
 from nnfilter import Look, learn_look
 from nnfilter.colour import delta_e00
+from nnfilter.errors import ModelFormatError
 from nnfilter.images import jpeg_coding, open_image
 from nnfilter.pairs import line_up, open_pairs
 from nnfilter.prior import N_INPUTS, PRIOR_KNOTS
@@ -89,6 +90,14 @@ def test_an_older_model_whose_prior_has_fewer_curves_is_still_read(tmp_path, ver
     assert old.model.prior.curves.shape == (n_inputs, PRIOR_KNOTS + 1, 3)
     assert np.array_equal(old.apply(photo), new.apply(photo))
     assert not np.array_equal(old.apply(photo), look.apply(photo))  # the other curves count
+
+
+def test_a_format_1_model_with_a_prior_is_refused(tmp_path):
+    # Format 1 had no prior: a file that says format 1 and has one was not written by nnfilter.
+    _, arrays = saved_sepia_look(tmp_path)
+    np.savez(tmp_path / "odd.npz", **{**arrays, "format_version": np.array(1)})
+    with pytest.raises(ModelFormatError, match="array P in a model of format 1: priors came with format 2"):
+        Look.load(tmp_path / "odd.npz")
 
 
 def test_a_model_without_a_prior_is_written_as_format_1(tmp_path):
