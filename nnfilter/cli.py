@@ -288,6 +288,8 @@ def apply(
         raise click.UsageError("- (read paths from stdin) can be given only once")
     if null and Path("-") not in inputs:
         raise click.UsageError("-0 is for the list read from stdin: give - as an INPUT")
+    if Path("-") in inputs and sys.stdin is None:
+        raise click.UsageError("- reads the paths from stdin, but stdin is closed")
     existing = "overwrite" if force else "skip" if skip_existing else "refuse"
     try:
         with interruption("interrupted while listing the inputs: nothing written"):

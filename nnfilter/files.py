@@ -53,6 +53,21 @@ def check_regular_file(
     return st
 
 
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file, read in blocks; a file that cannot be read is an ``ImageError``
+    that says why (training records its pairs' digests after reading them: one can go meanwhile)."""
+    import hashlib  # here: only training needs it
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ImageError(f"{os.fsdecode(path)}: cannot read ({describe(exc)})") from exc
+    return digest.hexdigest()
+
+
 def make_folder(folder: str | os.PathLike[str], message: str) -> None:
     """Make ``folder`` and its parents if missing; on failure an ``OutputError`` of
     "``message`` (reason)"."""

@@ -23,6 +23,7 @@ from .apply import ColourTable, apply_lut, apply_to_image, apply_to_pixels, opaq
 from .data import ColourSamples, check_pair, pair_samples
 from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError
+from .files import sha256_of
 from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, pixel_array
 from .membrane import fit_beyond
 from .model import MLP, one_blas_thread
@@ -352,17 +353,6 @@ def _learn_look(
         **(metadata or {}),
     }
     return Look(result.model, meta), result
-
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file, read in blocks."""
-    import hashlib  # here: only training needs it (4 ms of every start-up)
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def learn_look_from_files(

@@ -248,6 +248,16 @@ def test_dry_run_prints_the_plan_and_writes_nothing(model_file, tmp_path):
     assert not out.exists()
 
 
+def test_a_closed_stdin_is_a_usage_error_not_a_traceback(model_file, tmp_path):
+    proc = subprocess.run(
+        ["bash", "-c", '"$0" apply -m "$1" - -o "$2" <&-', NNFILTER, model_file, tmp_path / "out"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines()[-1] == "Error: - reads the paths from stdin, but stdin is closed"
+
+
 def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
     a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
     out = tmp_path / "out"

@@ -9,7 +9,7 @@ from conftest import assert_image_similar, png_header_only
 from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
 
 from nnfilter.errors import ImageError, OutputError, OutputExistsError
-from nnfilter.files import atomic_write
+from nnfilter.files import atomic_write, sha256_of
 from nnfilter.images import (
     DEFAULT_MAX_PIXELS,
     ImageReading,
@@ -609,3 +609,10 @@ def test_a_jpegs_coding_compresses_its_own_pixels_back_to_what_it_decodes_to(tmp
     assert jpeg_coding(open_image(path)) is None  # open_image records it only for a YCbCr read
     _noise((40, 24)).save(tmp_path / "turned.jpg", exif=_exif(t274=6))
     assert jpeg_coding(open_image(tmp_path / "turned.jpg", jpeg_ycbcr=True)) is None  # not as stored
+
+
+def test_a_file_gone_before_its_digest_is_taken_is_an_image_error_that_names_it(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"abc")
+    assert sha256_of(tmp_path / "a.png") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    with pytest.raises(ImageError, match=r"gone\.png: cannot read \(No such file or directory\)$"):
+        sha256_of(tmp_path / "gone.png")
