@@ -24,7 +24,7 @@ from .data import ColourSamples, check_pair, pair_samples
 from .deep import DeepImage, apply_network, apply_table, network_on_pixels, to_16bit
 from .errors import ModelFormatError
 from .files import sha256_of
-from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, pixel_array
+from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, normalize_mode, pixel_array
 from .membrane import fit_beyond
 from .model import MLP, one_blas_thread
 from .modelfile import load_model, save_model
@@ -92,7 +92,8 @@ class Look:
         threads: int | None = None,
         words: np.ndarray | None = None,
     ) -> ImageLike:
-        """Filter a Pillow image (RGB/RGBA; other modes are converted), a ``DeepImage`` (at 16 bits,
+        """Filter a Pillow image (RGB/RGBA; other modes are converted as files are read:
+        ``images.normalize_mode``), a ``DeepImage`` (at 16 bits,
         by the network on every pixel) or a uint8 array.
 
         An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
@@ -104,8 +105,7 @@ class Look:
             return apply_network(self.model, image, keep_alpha, threads or os.cpu_count() or 1, self.strength)
         if isinstance(image, np.ndarray):
             return _apply_array(self.model, image, keep_alpha, self.strength)
-        if image.mode not in ("RGB", "RGBA"):
-            image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        image = normalize_mode(image)
         if self._table is None and keep_alpha and method != "exact":
             self._table = ColourTable(self.model, self.strength)
         return apply_to_image(
@@ -153,13 +153,12 @@ class CubeLook:
     def apply(
         self, image: Image.Image | DeepImage, threads: int | None = None, words: np.ndarray | None = None
     ) -> Image.Image | DeepImage:
-        """Filter a Pillow image (RGB/RGBA; other modes are converted), in place when it can; a
+        """Filter a Pillow image (RGB/RGBA; other modes as ``Look.apply`` takes them), in place when it can; a
         ``DeepImage`` in place, interpolated at 16 bits. (``words``, as ``Look.apply`` takes them,
         are not needed: Pillow's LUT filter reads the image itself.)"""
         if isinstance(image, DeepImage):
             return apply_table(self.table, image, threads or os.cpu_count() or 1)
-        if image.mode not in ("RGB", "RGBA"):
-            image = image.convert("RGBA" if image.has_transparency_data else "RGB")
+        image = normalize_mode(image)
         return apply_lut(image, lut.lut_filter(self.table), threads)
 
     def shared_with_forks(self) -> CubeLook:

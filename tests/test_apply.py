@@ -94,6 +94,15 @@ def test_a_look_that_learned_alpha_uses_it():
     assert_image_similar(out, exact, 1)
 
 
+def test_a_16_bit_grey_image_is_filtered_as_a_file_of_it_is_read(look):
+    # Look.apply takes other modes as images.normalize_mode does: 16-bit grey keeps its top 8 bits
+    # (a plain convert to RGB clips 40000 to white).
+    levels = np.linspace(0, 65535, 64 * 48).reshape(48, 64).astype(np.uint16)
+    grey = Image.fromarray(levels)
+    top_bits = Image.fromarray((levels >> 8).astype(np.uint8)).convert("RGB")
+    assert np.array_equal(np.asarray(look.apply(grey)), np.asarray(look.apply(top_bits)))
+
+
 def test_chunked_exact_equals_whole(look):
     rgba = np.concatenate([random_rgb(5), np.full((120, 90, 1), 255, np.uint8)], -1)
     whole = apply_to_pixels(look.model, rgba, chunk=rgba.shape[0] * rgba.shape[1])
