@@ -203,7 +203,7 @@ class ImageReading:
             if self._pixels is not None:
                 from .images16 import upright
 
-                return upright(self._pixels, self._image, self.name)
+                return upright(self._pixels, self._image)
             return _upright_rgb(
                 self._image, self.name, keep_ycbcr=self._image.mode == "YCbCr", coding=self._coding
             )

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .look import CubeLook, Look
 
 _EXIF_PREFIX = b"Exif\x00\x00"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # Tags of a TIFF's own IFD that are not EXIF: how the pixels are laid out, or data of their own
 # (ICC profile, XMP, IPTC, Photoshop resources and layers), which must not travel as EXIF.
@@ -117,7 +116,7 @@ def _tiff_pixels(fp: IO[bytes], size: tuple[int, int]) -> np.ndarray:
         return pixels
 
 
-def upright(pixels: np.ndarray, image: Image.Image, name: str) -> DeepImage:
+def upright(pixels: np.ndarray, image: Image.Image) -> DeepImage:
     """The decoded pixels of ``image`` turned upright by its EXIF orientation, with the ICC profile
     and EXIF (orientation reset, TIFF layout tags left out) that ``images.open_image`` keeps;
     unreadable EXIF is dropped. Call it while ``image``'s file is open (a TIFF reads its EXIF IFD)."""
