@@ -32,11 +32,11 @@ _EXIF_PREFIX = b"Exif\x00\x00"
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # Tags of a TIFF's own IFD that are not EXIF: how the pixels are laid out, or data of their own
 # (ICC profile, XMP, IPTC, Photoshop resources and layers), which must not travel as EXIF.
-_TIFF_ONLY_TAGS = frozenset(
+TIFF_ONLY_TAGS = frozenset(
     {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323}
     | {324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
 )
-_ORIENTATION = 0x0112
+ORIENTATION = 0x0112
 #: Bytes of 16-bit pixels per TIFF strip before compression.
 STRIP_BYTES = 1 << 20
 #: Deflate level for TIFF strips and PNG (6: zlib's default; measured in benchmarks/RESULTS.md).
@@ -124,7 +124,7 @@ def upright(pixels: np.ndarray, image: Image.Image) -> DeepImage:
         exif = image.getexif()
         if image.format == "PNG" and not exif and "exif" not in image.info:
             exif = _late_png_exif(image.fp)
-        orientation = exif.get(_ORIENTATION, 1)
+        orientation = exif.get(ORIENTATION, 1)
         exif_bytes = _portable_exif(exif, image.format == "TIFF")
     except Exception:
         orientation, exif_bytes = 1, None
@@ -146,7 +146,7 @@ def _portable_exif(exif: Image.Exif, from_tiff: bool) -> bytes | None:
         if ifd in exif:
             exif.get_ifd(ifd)
     for tag in list(exif):
-        if tag == _ORIENTATION or (from_tiff and tag in _TIFF_ONLY_TAGS):
+        if tag == ORIENTATION or (from_tiff and tag in TIFF_ONLY_TAGS):
             del exif[tag]
     if not exif:
         return None
@@ -356,7 +356,7 @@ def _tiff_ifd(
         tags = Image.Exif()
         tags.load(exif)
         for tag, value in tags.items():
-            if tag not in _TIFF_ONLY_TAGS and tag != _ORIENTATION:
+            if tag not in TIFF_ONLY_TAGS and tag != ORIENTATION:
                 ifd[tag] = tags.get_ifd(tag) if tag in (0x8769, 0x8825) else value
     layout = {
         256: width,

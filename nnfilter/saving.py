@@ -17,6 +17,7 @@ from PIL import Image, features
 from .errors import OutputError
 from .files import atomic_write, describe
 from .images import normalize_mode
+from .images16 import ORIENTATION, TIFF_ONLY_TAGS
 
 #: Output extensions (lower case, with the dot) and the format each one writes.
 OUTPUT_FORMATS = {
@@ -46,45 +47,6 @@ _WRITERS = {
 
 # JPEG at or above this quality keeps full chroma resolution (4:4:4); below it, 4:2:0.
 _JPEG_FULL_CHROMA_QUALITY = 90
-
-# TIFF writes EXIF tags into the image's own IFD, so tags that describe the pixel layout must not be copied
-# from another file's EXIF (Pillow would otherwise write the wrong width, strips or compression).
-_TIFF_LAYOUT_TAGS = frozenset(
-    {
-        254,
-        255,
-        256,
-        257,
-        258,
-        259,
-        262,
-        266,
-        273,
-        274,
-        277,
-        278,
-        279,
-        284,
-        292,
-        293,
-        317,
-        320,
-        322,
-        323,
-        324,
-        325,
-        338,
-        339,
-        340,
-        341,
-        513,
-        514,
-        529,
-        530,
-        531,
-        532,
-    }
-)
 
 
 def save_image(
@@ -189,9 +151,10 @@ def _output_format(name: str, format: str | None) -> str:
 
 
 def _tiff_safe_exif(exif: bytes | Image.Exif) -> Image.Exif:
-    """A copy of ``exif`` without the tags that describe pixel layout (TIFF writes EXIF into its own IFD)."""
+    """A copy of ``exif`` without the tags of a TIFF's own IFD and the orientation (TIFF writes EXIF
+    into its own IFD: another file's layout tags would describe the wrong pixels)."""
     safe = Image.Exif()
     safe.load(exif.tobytes() if isinstance(exif, Image.Exif) else exif)
-    for tag in _TIFF_LAYOUT_TAGS & set(safe):
+    for tag in (TIFF_ONLY_TAGS | {ORIENTATION}) & set(safe):
         del safe[tag]
     return safe

@@ -478,6 +478,16 @@ def test_tiff_keeps_exif_tags_and_icc_but_not_layout_tags(tmp_path):
     assert np.array_equal(np.asarray(open_image(tmp_path / "out.tif")), np.asarray(_noise((8, 6))))
 
 
+def test_tiff_leaves_out_an_exifs_own_tiff_data_as_16_bit_tiffs_do(tmp_path):
+    # XMP, IPTC and ICC tags in an EXIF are another file's TIFF data, not EXIF.
+    exif = _exif(t271="Maker", t700=b"<x:xmpmeta/>", t33723=b"iptc", t34675=b"not a profile")
+    save_image(_noise((8, 6)), tmp_path / "out.tif", exif=exif, icc_profile=SRGB_ICC)
+    with Image.open(tmp_path / "out.tif") as out:
+        tags = out.getexif()
+        assert tags[271] == "Maker" and not {700, 33723} & set(tags)
+        assert out.info["icc_profile"] == SRGB_ICC
+
+
 def test_no_metadata_unless_passed(tmp_path):
     image = Image.new("RGB", (1, 1))
     image.info["icc_profile"] = SRGB_ICC
