@@ -517,8 +517,9 @@ def export(model, output, format_, size, level, force, strength) -> None:
 @click.option(
     "--report",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Also write, into this folder, before | learned | after pictures and the "
-    "photos with colours the training never showed highlighted in magenta.",
+    help="Also write, into this folder, before | learned | after pictures (BEFORE-compare.png; "
+    "numbered 1-, 2-, ... when BEFOREs share a name) and the photos with colours the training "
+    "never showed highlighted in magenta (BEFORE-unseen.png).",
 )
 @max_pixels_option
 def eval_(images, model, as_json, report, max_pixels) -> None:

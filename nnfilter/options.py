@@ -168,7 +168,8 @@ train_options = _all(
     click.option(
         "--report",
         type=click.Path(path_type=Path, file_okay=False),
-        help="Also write, into this folder: before | learned | after pictures of each pair, "
+        help="Also write, into this folder: before | learned | after pictures of each pair "
+        "(BEFORE-compare.png; numbered 1-, 2-, ... when BEFOREs share a name), "
         "the loss curve (loss.png) and the eval table (eval.txt).",
     ),
     click.option(

@@ -110,11 +110,14 @@ def write_train_report(folder: Path, look: Look, history: list[EpochReport], pai
 
 
 def write_eval_report(folder: Path, look: Look, pairs: list[Pair]) -> None:
-    """Pictures of each pair: before | learned | after, and any unseen colours highlighted."""
+    """Pictures of each pair: before | learned | after, and any unseen colours highlighted; named
+    by the BEFORE's file name, numbered from 1 when two pairs' BEFOREs share one."""
     make_folder(folder, f"{folder}: cannot make the report folder")
     covered = look.coverage
-    for name, before, after in pairs:
-        stem = Path(name).stem
+    stems = [Path(name).stem for name, _, _ in pairs]
+    if len(set(stems)) < len(stems):
+        stems = [f"{number}-{stem}" for number, stem in enumerate(stems, 1)]
+    for stem, (_, before, after) in zip(stems, pairs, strict=True):
         learned = _pillow(look.apply(before.copy()))
         before, after = _pillow(before), _pillow(after)
         sheet = side_by_side([before, learned, after], ["before", "learned", "after"])

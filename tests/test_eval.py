@@ -39,6 +39,20 @@ def test_eval_table_and_report(model_file, pair_files, tmp_path):
         assert sheet.width == 3 * 96
 
 
+def test_eval_report_numbers_pairs_whose_befores_share_a_name(model_file, pair_files, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "before.png").write_bytes(pair_files["photo"].read_bytes())
+    report = tmp_path / "report"
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], pair_files["after"],
+                          other / "before.png", pair_files["photo"], "--report", report)  # fmt: skip
+    assert result.exit_code == 0, info
+    assert sorted(p.name for p in report.iterdir() if "compare" in p.name) == [
+        "1-before-compare.png",
+        "2-before-compare.png",
+    ]
+
+
 def test_eval_refuses_odd_count_and_mismatched_pair(model_file, pair_files, tmp_path):
     result, info = invoke("eval", "-m", model_file, pair_files["before"])
     assert result.exit_code == 2, info
