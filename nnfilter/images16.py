@@ -24,19 +24,13 @@ from PIL import Image, TiffImagePlugin, TiffTags
 from .deep import DeepImage, output_depth, unpremultiply
 from .errors import NnfilterError, OutputError
 from .files import atomic_write, describe
+from .saving import ORIENTATION, TIFF_ONLY_TAGS, output_format, save_image
 
 if TYPE_CHECKING:
     from .look import CubeLook, Look
 
 _EXIF_PREFIX = b"Exif\x00\x00"
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-# Tags of a TIFF's own IFD that are not EXIF: how the pixels are laid out, or data of their own
-# (ICC profile, XMP, IPTC, Photoshop resources and layers), which must not travel as EXIF.
-TIFF_ONLY_TAGS = frozenset(
-    {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323}
-    | {324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
-)
-ORIENTATION = 0x0112
 #: Bytes of 16-bit pixels per TIFF strip before compression.
 STRIP_BYTES = 1 << 20
 #: Deflate level for TIFF strips and PNG (6: zlib's default; measured in benchmarks/RESULTS.md).
@@ -227,7 +221,6 @@ def filter_deep(
     OutputError
         As ``saving.save_image``.
     """
-    from .saving import output_format, save_image
 
     fmt = output_format(dst)
     bits = output_depth(image, fmt, depth)

@@ -17,7 +17,6 @@ from PIL import Image, features
 from .errors import OutputError
 from .files import atomic_write, describe
 from .images import normalize_mode
-from .images16 import ORIENTATION, TIFF_ONLY_TAGS
 
 #: Output extensions (lower case, with the dot) and the format each one writes.
 OUTPUT_FORMATS = {
@@ -47,6 +46,15 @@ _WRITERS = {
 
 # JPEG at or above this quality keeps full chroma resolution (4:4:4); below it, 4:2:0.
 _JPEG_FULL_CHROMA_QUALITY = 90
+
+
+# Tags of a TIFF's own IFD that are not EXIF: how the pixels are laid out, or data of their own
+# (ICC profile, XMP, IPTC, Photoshop resources and layers), which must not travel as EXIF.
+TIFF_ONLY_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323}
+    | {324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
+)
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def save_image(
