@@ -334,7 +334,8 @@ def _learn_look(
             membrane = fit_beyond(prior, rgb, samples.targets, weights) if fit_blocks is None else None
             samples = _mended_samples(pixels, palettes, codings, prior, channels, membrane)
     result = train(samples, config, on_epoch, None if mend else blocks, len(pairs))
-    last = result.history[-1] if result.history else None
+    # The model kept is the epoch of the lowest validation error (``train``): its errors are reported.
+    best = min(result.history, key=lambda report: report.validation_error) if result.history else None
     meta = {
         "nnfilter_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -347,8 +348,8 @@ def _learn_look(
         "coverage_share": float(covered.mean()),
         "epochs_run": len(result.history),
         "stop_reason": result.stop_reason,
-        "train_error": last.train_error if last else None,
-        "validation_error": min(r.validation_error for r in result.history) if last else None,
+        "train_error": best.train_error if best else None,
+        "validation_error": best.validation_error if best else None,
         **(metadata or {}),
     }
     return Look(result.model, meta), result

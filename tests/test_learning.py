@@ -214,3 +214,14 @@ def test_the_same_jpeg_pair_teaches_the_same_look_whatever_the_number_of_blas_th
     one, two = (look.model for look in looks)
     np.testing.assert_allclose(one.prior.curves, two.prior.curves, rtol=0, atol=1e-9)
     np.testing.assert_allclose(one.flatten(), two.flatten(), rtol=0, atol=1e-9)
+
+
+def test_the_recorded_errors_are_those_of_the_epoch_whose_model_is_kept():
+    # A noisy AFTER: the validation error wanders, and the model kept is not the last epoch's.
+    before = colour_field(64, 48, seed=4)
+    noise = np.random.default_rng(0).integers(-60, 61, before.shape)
+    after = np.clip(sepia(before).astype(int) + noise, 0, 255).astype(np.uint8)
+    look, result = learn_look([(before, after)], TrainConfig(epochs=10))
+    kept = min(result.history, key=lambda report: report.validation_error)
+    recorded = (look.metadata["train_error"], look.metadata["validation_error"])
+    assert recorded == (kept.train_error, kept.validation_error)
