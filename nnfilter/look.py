@@ -28,7 +28,7 @@ from .images import DEFAULT_MAX_PIXELS, JpegCoding, jpeg_coding, normalize_mode,
 from .membrane import fit_beyond
 from .model import MLP, one_blas_thread
 from .modelfile import load_model, save_model
-from .pairs import OpenedPair, open_pairs
+from .pairs import OpenedPair, open_training_pairs
 from .prior import Blocks, Prior, block_means, fit_prior, prior_inputs, unclipped_rgb
 from .recompress import MENDING_REFITS, Palette, debiased
 from .strength import blend, check_strength
@@ -361,10 +361,10 @@ def learn_look_from_files(
     on_epoch: Callable[[EpochReport], None] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[Look, TrainResult]:
-    """Train a look from (before, after) image files, as ``nnfilter train`` does (a pair of large
-    JPEGs at half size, see ``pairs.HALF_DECODE_PIXELS``); records their names and SHA-256."""
-    opened = open_pairs(pairs, max_pixels, halve_large_jpegs=True, jpeg_ycbcr_afters=True)
-    return learn_look_from_pairs(opened, config, on_epoch)
+    """Train a look from (before, after) image files, read and lined up as ``nnfilter train`` does
+    (``pairs.open_training_pairs``: a pair of large JPEGs at half size, one of two sizes of one
+    aspect ratio at the smaller); records their names and SHA-256."""
+    return learn_look_from_pairs(open_training_pairs(pairs, max_pixels), config, on_epoch)
 
 
 def learn_look_from_pairs(

@@ -135,6 +135,18 @@ def line_up(
     return lined_up
 
 
+def open_training_pairs(
+    pairs: Sequence[tuple[Path, Path]],
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    align_pairs: bool = False,
+    on_note: Callable[[Note], None] | None = None,
+) -> list[OpenedPair]:
+    """(before, after) image files opened as ``nnfilter train`` reads them (large JPEG pairs at half
+    size, JPEG AFTERs as their YCbCr) and lined up (``line_up``)."""
+    opened = open_pairs(pairs, max_pixels, check_sizes=False, halve_large_jpegs=True, jpeg_ycbcr_afters=True)
+    return line_up(opened, align_pairs, on_note)
+
+
 def _eight_bit(image: Image.Image | DeepImage) -> Image.Image:
     """An RGB(A) Pillow image, a 16-bit one rounded to 8 bits (what resizing and alignment work on)."""
     return image.to_pillow() if isinstance(image, DeepImage) else _in_rgb(image)

@@ -66,13 +66,9 @@ def train_to_file(
     check_destination(path, overwrite)  # refused now, not after the training
     with interruption("interrupted before training started: no model saved"):
         from .look import learn_look_from_pairs
-        from .pairs import line_up, open_pairs
+        from .pairs import open_training_pairs
 
-        opened = line_up(
-            open_pairs(pairs, max_pixels, check_sizes=False, halve_large_jpegs=True, jpeg_ycbcr_afters=True),
-            align_pairs,
-            on_note,
-        )
+        opened = open_training_pairs(pairs, max_pixels, align_pairs, on_note)
         look, result = learn_look_from_pairs(opened, config, on_epoch)
     if not result.history:
         raise Interrupted("interrupted before the first epoch ended: no model saved")

@@ -10,7 +10,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from benchmarks.looks import colour_grade
-from nnfilter import Look, learn_look
+from nnfilter import Look, learn_look, learn_look_from_files
 from nnfilter.colour import delta_e00
 from nnfilter.errors import ModelFormatError
 from nnfilter.images import jpeg_coding, open_image
@@ -225,3 +225,14 @@ def test_the_recorded_errors_are_those_of_the_epoch_whose_model_is_kept():
     kept = min(result.history, key=lambda report: report.validation_error)
     recorded = (look.metadata["train_error"], look.metadata["validation_error"])
     assert recorded == (kept.train_error, kept.validation_error)
+
+
+def test_learn_look_from_files_lines_up_a_pair_as_the_train_command_does(tmp_path):
+    # An AFTER exported at half size: the command trains at the smaller size, and so does the API.
+    before = colour_field(128, 96, seed=4)
+    Image.fromarray(before).save(tmp_path / "before.png")
+    Image.fromarray(gamma(before)).resize((64, 48), Image.Resampling.BOX).save(tmp_path / "after.png")
+    look, _ = learn_look_from_files(
+        [(tmp_path / "before.png", tmp_path / "after.png")], TrainConfig(epochs=5)
+    )
+    assert look.metadata["training_pairs"][0]["size"] == [64, 48]
