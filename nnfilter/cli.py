@@ -263,7 +263,9 @@ def apply(
     subfolders), or - to read a list of paths from stdin, one per line (or NUL-separated with -0;
     folders in the list are ignored). A file in a folder or list that is named as an image (.jpg,
     .png, ...) but is not one (empty, text) fails, with its reason; other files (sidecars,
-    .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input.
+    .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input,
+    nor is a file named as another input's output (an earlier run's, beside its input: skipped;
+    never overwritten, even with --force).
 
     With one input file, -o is the output file, unless it is an existing folder or ends with /.
     Otherwise -o is a folder: an input folder's layout is kept under it, listed paths keep theirs

@@ -122,7 +122,9 @@ def plan_batch(
     -------
     Plan
         Jobs in input order. Never two jobs with one output, and no output that is one of the input
-        files (both refused, naming the other file).
+        files (both refused, naming the other file); an input named as another's output is skipped
+        as an earlier run's output, and the other's output then exists (unless ``existing`` is
+        "overwrite": then it is refused as an input file).
 
     Raises
     ------
@@ -138,26 +140,40 @@ def plan_batch(
     plan = Plan(single_file=single)
     sources = _collect(inputs, listed, base, recursive, output if not single else None, plan)
     extension = None if format is None else FORMAT_EXTENSIONS[format]
+    planned: list[tuple[_Source, Path]] = []
+    for source in sources:
+        src = source.path
+        if single:
+            planned.append((source, output))
+        elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
+            shown = repr(src.suffix) if src.suffix else "no extension"
+            plan.failed.append(Problem(src, f"{src}: cannot write {shown} files", "extension"))
+        else:
+            folder = src.parent if output is None else output / source.rel.parent
+            planned.append((source, folder / output_name(src, suffix, extension)))
+    # An earlier run's output among the inputs (written beside them, or into the input folder) is
+    # the output of its input, not an input of its own: a second run must not filter it again.
+    output_of = {os.path.realpath(dst): source.path for source, dst in planned}
+    earlier = set()
+    for source, _ in planned:
+        key = os.path.realpath(source.path)
+        if output_of.get(key, source.path) != source.path:
+            earlier.add(key)
+            plan.skipped.append(Problem(source.path, f"{source.path}: the output of {output_of[key]}"))
     input_files = {os.path.realpath(s.path) for s in sources}
     input_files.update(os.path.realpath(problem.path) for problem in plan.skipped)
     first_source: dict[str, Path] = {}
     seen: set[tuple[str, str]] = set()
-    for source in sources:
+    for source, dst in planned:
         src = source.path
-        if single:
-            dst = output
-        elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
-            shown = repr(src.suffix) if src.suffix else "no extension"
-            plan.failed.append(Problem(src, f"{src}: cannot write {shown} files", "extension"))
+        if os.path.realpath(src) in earlier:
             continue
-        else:
-            folder = src.parent if output is None else output / source.rel.parent
-            dst = folder / output_name(src, suffix, extension)
         key = os.path.realpath(dst)
         if (os.path.realpath(src), key) in seen:
             continue  # the same file given twice
         seen.add((os.path.realpath(src), key))
-        if key in input_files:
+        # An earlier output exists as any output does, but is never overwritten: it may be a photo.
+        if key in input_files and (key not in earlier or existing == "overwrite"):
             plan.failed.append(
                 Problem(src, f"{src} -> {dst}: the output is an input file; refusing to overwrite it")
             )

@@ -310,6 +310,20 @@ def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-look.webp", "a.png"]
 
 
+def test_a_folder_filtered_again_beside_its_inputs_does_not_filter_its_outputs(model_file, tmp_path):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", 1), write_image(photos / "b.png", 2)
+    first, message = invoke(*["apply", "-m", model_file, photos, "--suffix", "-x", "-j", "1"])
+    assert first.exit_code == 0, message
+    again, message = invoke(*["apply", "-m", model_file, photos, "--suffix", "-x", "--skip-existing", "-v"])
+    assert again.exit_code == 0, message
+    assert sorted(p.name for p in photos.iterdir()) == ["a-x.png", "a.png", "b-x.png", "b.png"]
+    assert f"skipped: {photos / 'a-x.png'}: the output of {photos / 'a.png'}" in again.stderr, message
+    forced, message = invoke(*["apply", "-m", model_file, photos, "--suffix", "-x", "--force"])
+    assert forced.exit_code == 1, message  # an earlier output may be a photo: never overwritten
+    assert f"{photos / 'a.png'} -> {photos / 'a-x.png'}: the output is an input file" in forced.stderr
+
+
 def test_bad_model_is_an_error_not_a_usage_error(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a model")
