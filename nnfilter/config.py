@@ -6,7 +6,7 @@ The command line builds its options from this module before any maths is importe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Hidden-layer activations (``model.ACTIVATIONS`` implements them), losses (``model.LOSSES``)
 #: and optimizers (``train.OPTIMIZERS``).
@@ -18,13 +18,18 @@ DEFAULT_LR = {"sgd": 0.5, "adam": 0.04}
 # Without --epochs, train for about this many gradient steps a training pair (see benchmarks/RESULTS.md).
 AUTO_STEPS = 15000
 AUTO_EPOCHS_RANGE = (10, 2000)
+# Without --hidden, the hidden layers for one training pair, and for more (more colours to learn:
+# see benchmarks/RESULTS.md, "Seed to seed").
+HIDDEN_ONE_PAIR = (16, 16)
+HIDDEN_MORE_PAIRS = (32, 32)
 
 
 @dataclass
 class TrainConfig:
     """Everything that decides what model a training run makes (with the data and the seed)."""
 
-    hidden: list[int] = field(default_factory=lambda: [16, 16])
+    #: Hidden layer sizes; None: ``HIDDEN_ONE_PAIR`` or ``HIDDEN_MORE_PAIRS`` (``hidden_for``).
+    hidden: list[int] | None = None
     activation: str = "sigmoid"
     loss: str = "mse"
     optimizer: str = "adam"
@@ -45,6 +50,17 @@ class TrainConfig:
     def learning_rate(self) -> float:
         """The learning rate in force: the given one, or the optimizer's default."""
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def hidden_for(self, pairs: int = 1) -> list[int]:
+        """The hidden layer sizes in force for ``pairs`` training pairs: the given ones, or the
+        default for that many pairs.
+
+        >>> TrainConfig().hidden_for(1), TrainConfig().hidden_for(3), TrainConfig(hidden=[8]).hidden_for(3)
+        ([16, 16], [32, 32], [8])
+        """
+        if self.hidden is not None:
+            return list(self.hidden)
+        return list(HIDDEN_ONE_PAIR if pairs <= 1 else HIDDEN_MORE_PAIRS)
 
     def epochs_for(self, n_samples: int, pairs: int = 1) -> int:
         """The number of epochs in force: the given one, or about ``AUTO_STEPS`` gradient steps for

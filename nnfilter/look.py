@@ -339,7 +339,7 @@ def _learn_look(
     meta = {
         "nnfilter_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "config": asdict(config),
+        "config": asdict(replace(config, hidden=config.hidden_for(len(pairs)))),
         "learned_alpha": learned_alpha,
         "prior_chroma": "mended cells" if mend else "JPEG blocks" if jpeg_after else "colour cells",
         "jpeg_undone": mend,

@@ -10,7 +10,16 @@ from typing import Any
 
 import click
 
-from .config import ACTIVATION_NAMES, AUTO_STEPS, DEFAULT_LR, LOSS_NAMES, OPTIMIZER_NAMES, TrainConfig
+from .config import (
+    ACTIVATION_NAMES,
+    AUTO_STEPS,
+    DEFAULT_LR,
+    HIDDEN_MORE_PAIRS,
+    HIDDEN_ONE_PAIR,
+    LOSS_NAMES,
+    OPTIMIZER_NAMES,
+    TrainConfig,
+)
 from .images import DEFAULT_MAX_PIXELS
 from .plan import FORMAT_EXTENSIONS
 
@@ -100,9 +109,10 @@ train_options = _all(
     click.option(
         "--hidden",
         type=LayerSizes(),
-        default=",".join(map(str, DEFAULTS.hidden)),
-        show_default=True,
-        help="Hidden layer sizes, comma-separated.",
+        default=None,
+        help="Hidden layer sizes, comma-separated "
+        f"(default: {','.join(map(str, HIDDEN_ONE_PAIR))} for one pair, "
+        f"{','.join(map(str, HIDDEN_MORE_PAIRS))} for more).",
     ),
     click.option(
         "--activation",

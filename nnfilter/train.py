@@ -267,7 +267,7 @@ def _train(samples, config, on_epoch, blocks, pairs) -> TrainResult:
             for s in (cells, val_set)
         )
     train_set, weights = with_prior_anchors(cells, cell_weights, config.prior_weight, prior)
-    model = init_mlp(config.hidden, config.activation, rng, config.residual)
+    model = init_mlp(config.hidden_for(pairs), config.activation, rng, config.residual)
     trivial = trivial_errors(cells, cell_weights)
     if config.residual and prior is not None:
         model.prior = Prior(*(a.astype(np.float32) for a in (prior.inputs, prior.curves[..., :3])))

@@ -236,3 +236,16 @@ def test_learn_look_from_files_lines_up_a_pair_as_the_train_command_does(tmp_pat
         [(tmp_path / "before.png", tmp_path / "after.png")], TrainConfig(epochs=5)
     )
     assert look.metadata["training_pairs"][0]["size"] == [64, 48]
+
+
+def test_more_than_one_pair_trains_a_wider_network_unless_told_a_size():
+    pairs = [(b, sepia(b)) for b in (colour_field(48, 32, seed=s) for s in (1, 2))]
+    one, _ = learn_look(pairs[:1], TrainConfig(epochs=2))
+    two, _ = learn_look(pairs, TrainConfig(epochs=2))
+    told, _ = learn_look(pairs, TrainConfig(epochs=2, hidden=[8]))
+    assert [look.model.layer_sizes for look in (one, two, told)] == [
+        [4, 16, 16, 4],
+        [4, 32, 32, 4],
+        [4, 8, 4],
+    ]
+    assert two.metadata["config"]["hidden"] == [32, 32]
