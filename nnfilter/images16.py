@@ -221,7 +221,6 @@ def filter_deep(
     OutputError
         As ``saving.save_image``.
     """
-
     fmt = output_format(dst)
     bits = output_depth(image, fmt, depth)
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")

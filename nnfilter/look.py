@@ -92,9 +92,9 @@ class Look:
         threads: int | None = None,
         words: np.ndarray | None = None,
     ) -> ImageLike:
-        """Filter a Pillow image (RGB/RGBA; other modes are converted as files are read:
-        ``images.normalize_mode``), a ``DeepImage`` (at 16 bits,
-        by the network on every pixel) or a uint8 array.
+        """Filter a Pillow image (RGB/RGBA; other modes converted as files are read, by
+        ``images.normalize_mode``), a ``DeepImage`` (at 16 bits, by the network on every pixel) or
+        a uint8 array.
 
         An array of shape (..., 4) is RGBA, (..., 3) RGB; the result has the same shape.
         A Pillow image is filtered in place when it is RGB or RGBA, a ``DeepImage`` always.
@@ -153,8 +153,8 @@ class CubeLook:
     def apply(
         self, image: Image.Image | DeepImage, threads: int | None = None, words: np.ndarray | None = None
     ) -> Image.Image | DeepImage:
-        """Filter a Pillow image (RGB/RGBA; other modes as ``Look.apply`` takes them), in place when it can; a
-        ``DeepImage`` in place, interpolated at 16 bits. (``words``, as ``Look.apply`` takes them,
+        """Filter a Pillow image (RGB/RGBA; other modes as ``Look.apply`` takes them), in place when
+        it can; a ``DeepImage`` in place, interpolated at 16 bits. (``words``, as ``Look.apply`` takes them,
         are not needed: Pillow's LUT filter reads the image itself.)"""
         if isinstance(image, DeepImage):
             return apply_table(self.table, image, threads or os.cpu_count() or 1)
