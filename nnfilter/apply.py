@@ -32,9 +32,9 @@ from .strength import blend
 
 CHUNK_PIXELS = 65536
 # The table evaluates new colours in chunks this small, so that the forward pass's buffers (47
-# floats a colour) stay in a core's L2 cache: measured 21 ms for 480k colours, 23 ms in chunks of
-# 65536, the same outputs. Strips of 2^17 pixels keep a 100 MP photo's peak ~4 MB under 2^18's
-# at the same speed (2^16: 8 MB under, but 30% slower on one core).
+# floats a colour) stay in a core's L2 cache (measured a little faster than chunks of 65536, the
+# same outputs). Strips of 2^17 pixels keep a 100 MP photo's peak a few MB under 2^18's at the same
+# speed (2^16 saves more memory but is slower on one core).
 TABLE_CHUNK = 4096
 STRIP_PIXELS = 1 << 17
 # Unknown pixels that strips keep waiting before their colours are evaluated together: 12 bytes
@@ -111,7 +111,7 @@ class ColourTable:
             self.outputs = np.frombuffer(mmap.mmap(-1, PACKED.itemsize << 24), PACKED)
         else:
             # Written, not np.zeros: calloc's pages are mapped on first write, 4 KiB at a time, which
-            # cost evaluating a photo's first colours ~50 ms; a written table gets huge pages at once.
+            # slowed evaluating a photo's first colours; a written table gets huge pages at once.
             self.outputs = np.full(1 << 24, 0, PACKED)
         self._buffers = threading.local()
 
@@ -149,11 +149,11 @@ class ColourTable:
         """The outputs of packed colours ``raw`` (alpha ignored) into ``out``, which may be ``raw``.
 
         Colours not known are evaluated: at once, or, given ``waiting``, with those of other
-        strips (the network's ~50 us a call dwarfs its 0.14 us a colour on the few hundred new
-        colours of a typical strip), so ``out`` must then be the strip's own pixels, not a buffer."""
+        strips (the network's cost a call dwarfs its cost a colour on the few hundred new colours
+        of a typical strip), so ``out`` must then be the strip's own pixels, not a buffer."""
         keys, _, unknown = self._strip_buffers(len(raw))
         np.bitwise_and(raw, 0xFFFFFF, out=keys)  # straight into intp: take would convert them first
-        # "wrap" (keys are in range): unbuffered, as "clip" is, and ~20% faster here (Zen 2, numpy 2.4).
+        # "wrap" (keys are in range): unbuffered, as "clip" is, and measured faster here.
         np.take(self.outputs, keys, out=out, mode="wrap")
         np.less(out, self.KNOWN, out=unknown)
         if not unknown.any():
@@ -190,7 +190,8 @@ class ColourTable:
     def _network(self, colours: np.ndarray) -> np.ndarray:
         """The network's packed outputs for packed colours 0xBBGGRR seen as opaque, in chunks."""
         # Through the colours' bytes (R, G, B, 0 in little-endian order) rather than shifts and
-        # masks: fewer numpy calls, each ~1-2 us, on the table's many calls of a few hundred colours.
+        # masks: fewer numpy calls, whose overhead counts on the table's many calls of a few hundred
+        # colours.
         packed = np.empty((len(colours), 4), np.uint8)
         for start in range(0, len(colours), TABLE_CHUNK):
             x = colours[start : start + TABLE_CHUNK].view(np.uint8).reshape(-1, 4).astype(np.float32)
@@ -226,8 +227,8 @@ class _Waiting:
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted: ``np.unique`` by sorting, which on these uint32 keys is ~5×
-    faster than numpy's own (and does not import ``numpy.ma``, 15 ms of start-up).
+    """The distinct values, sorted: ``np.unique`` by sorting, which on these uint32 keys is several
+    times faster than numpy's own (and does not import ``numpy.ma``, which slows start-up).
 
     >>> _distinct(np.array([7, 3, 7, 1, 3], np.uint32)).tolist()
     [1, 3, 7]
@@ -244,7 +245,7 @@ def _packed(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
 
     The box's rows are packed straight from the image by the raw encoder that ``tobytes`` runs
     (Pillow's private ``_getencoder``, as its own ``ImageFile`` uses it): one copy, where
-    ``crop(box).tobytes()`` makes three (crop, encode in 64 KiB blocks, join), ~15 ms per 24 MP.
+    ``crop(box).tobytes()`` makes three (crop, encode in 64 KiB blocks, join).
     """
     encoder = Image._getencoder(image.mode, "raw", ("RGBA",))
     encoder.setimage(image.im, box)

@@ -60,7 +60,7 @@ def split_views(vector: np.ndarray, shapes: Iterable[tuple[int, ...]]) -> list[n
 
 
 #: 1 as a 0-d array: numpy takes an array operand faster than a Python number, which it converts
-#: on every call (~0.4 µs of a ~1 µs call on a training step's arrays). It is exact in every float
+#: on every call (a large share of a call on a training step's small arrays). It is exact in every float
 #: type, so results are the same as with the number.
 ONE = np.array(1.0, np.float32)
 ONE.flags.writeable = False
@@ -74,7 +74,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _sigmoid_of_negated(z: np.ndarray) -> np.ndarray:
     # In place, for z already negated: 1 / (1 + exp(z)). Through exp, not tanh (0.5 tanh(z / 2) +
     # 0.5): numpy has a vectorised exp on every x86-64 CPU but a vectorised tanh only with
-    # AVX-512 (on Zen 2: 2.0 ns a value against 2.9, plus a multiplication and an addition).
+    # AVX-512 (and tanh would need a multiplication and an addition more).
     # exp overflows to inf far out, giving 0 as it should: callers ignore the warning.
     np.exp(z, out=z)
     np.add(z, ONE, out=z)
@@ -324,7 +324,7 @@ class Workspace:
 
     A forward pass of a few thousand colours needs buffers of a few hundred KiB each; fresh ones
     come from the system with every call, and their page faults cost more than the arithmetic
-    (~0.3 ms of a 4096-colour chunk's ~1.3 ms). ``start`` hands the buffer out again from its
+    (a quarter of a 4096-colour chunk's time, measured). ``start`` hands the buffer out again from its
     start, so the arrays of the call before are overwritten.
     """
 
@@ -354,7 +354,7 @@ class Predictor:
     """``predict`` for batch after batch of inputs of one float type: what does not depend on the
     inputs (the stacked and negated layers, the prior's ramps) is prepared once, and each thread
     reuses its ``Workspace``. Applying a look calls it per strip of new colours, where preparing
-    them took ~0.2 ms a call."""
+    them each call cost more than the few hundred colours."""
 
     def __init__(self, model: MLP, dtype: np.dtype = np.float32):
         self.model, self.dtype = model, np.dtype(dtype)

@@ -360,7 +360,7 @@ def curve_ramps(prior: Prior, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, 
     inner knot t, its change of slope times max(v - t, 0). Returns, in ``dtype``: the inputs as
     rows over RGB and 1 (inputs, 4); the inner knots (knots - 1, 1); the matrix (outputs padded
     with rows of 0 to a multiple of 4, inputs · knots + 1) over the rows [each input; each input's
-    ramps; 1]. (OpenBLAS multiplies by 4 rows in 0.6 of the time it takes for 3, on Zen 2.)
+    ramps; 1]. (OpenBLAS multiplies by 4 rows faster than by 3.)
     """
     n_inputs, n_knots, outputs = prior.curves.shape
     curves = prior.curves
@@ -386,8 +386,8 @@ def apply_ramps(
     array.
 
     Two small matrix products and two passes over the ramps, whatever the number of knots: measured
-    1.7× faster than a lookup of each input's segment on 400 colours (a table's strip), 1.3× on
-    4096, and the same to float32 rounding.
+    faster than a lookup of each input's segment on a table's strips of a few hundred colours and on
+    chunks of 4096, and the same to float32 rounding.
     """
     to_inputs, inner_knots, matrix = ramps
     n_inputs, n = len(to_inputs), len(rgb)
@@ -399,7 +399,7 @@ def apply_ramps(
     ramp_rows = rows[n_inputs:-1].reshape(n_inputs, len(inner_knots), n)
     np.subtract(values[:, None], inner_knots, out=ramp_rows)
     # max(ramp, 0) as a clip to [0, 1], which the ramps never exceed: numpy's maximum with a
-    # number is not vectorised on AVX2 CPUs (0.7 ns a value on Zen 2, clip 0.2).
+    # number is not vectorised on AVX2 CPUs, clip is.
     np.clip(ramp_rows, 0, 1, out=ramp_rows)
     rows[-1] = 1
     return np.dot(matrix, rows, out=out)
