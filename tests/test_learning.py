@@ -217,7 +217,8 @@ def test_the_same_jpeg_pair_teaches_the_same_look_whatever_the_number_of_blas_th
 
 
 def test_the_recorded_errors_are_those_of_the_epoch_whose_model_is_kept():
-    # A noisy AFTER: the validation error wanders, and the model kept is not the last epoch's.
+    # A noisy AFTER: the validation error wanders, so the epoch kept need not be the last one
+    # (here it is not: the last epoch's training error was recorded before).
     before = colour_field(64, 48, seed=4)
     noise = np.random.default_rng(0).integers(-60, 61, before.shape)
     after = np.clip(sepia(before).astype(int) + noise, 0, 255).astype(np.uint8)
