@@ -140,38 +140,41 @@ def plan_batch(
     plan = Plan(single_file=single)
     sources = _collect(inputs, listed, base, recursive, output if not single else None, plan)
     extension = None if format is None else FORMAT_EXTENSIONS[format]
-    planned: list[tuple[_Source, Path]] = []
+    # (source, destination, their real paths), each resolved once.
+    planned: list[tuple[_Source, Path, str, str]] = []
+    input_files = set()
     for source in sources:
         src = source.path
+        real_src = os.path.realpath(src)
+        input_files.add(real_src)
         if single:
-            planned.append((source, output))
+            dst = output
         elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
             shown = repr(src.suffix) if src.suffix else "no extension"
             plan.failed.append(Problem(src, f"{src}: cannot write {shown} files", "extension"))
+            continue
         else:
             folder = src.parent if output is None else output / source.rel.parent
-            planned.append((source, folder / output_name(src, suffix, extension)))
+            dst = folder / output_name(src, suffix, extension)
+        planned.append((source, dst, real_src, os.path.realpath(dst)))
     # An earlier run's output among the inputs (written beside them, or into the input folder) is
     # the output of its input, not an input of its own: a second run must not filter it again.
-    output_of = {os.path.realpath(dst): source.path for source, dst in planned}
+    output_of = {real_dst: source.path for source, _, _, real_dst in planned}
     earlier = set()
-    for source, _ in planned:
-        key = os.path.realpath(source.path)
-        if output_of.get(key, source.path) != source.path:
-            earlier.add(key)
-            plan.skipped.append(Problem(source.path, f"{source.path}: the output of {output_of[key]}"))
-    input_files = {os.path.realpath(s.path) for s in sources}
+    for source, _, real_src, _ in planned:
+        if output_of.get(real_src, source.path) != source.path:
+            earlier.add(real_src)
+            plan.skipped.append(Problem(source.path, f"{source.path}: the output of {output_of[real_src]}"))
     input_files.update(os.path.realpath(problem.path) for problem in plan.skipped)
     first_source: dict[str, Path] = {}
     seen: set[tuple[str, str]] = set()
-    for source, dst in planned:
+    for source, dst, real_src, key in planned:
         src = source.path
-        if os.path.realpath(src) in earlier:
+        if real_src in earlier:
             continue
-        key = os.path.realpath(dst)
-        if (os.path.realpath(src), key) in seen:
+        if (real_src, key) in seen:
             continue  # the same file given twice
-        seen.add((os.path.realpath(src), key))
+        seen.add((real_src, key))
         # An earlier output exists as any output does, but is never overwritten: it may be a photo.
         if key in input_files and (key not in earlier or existing == "overwrite"):
             plan.failed.append(
