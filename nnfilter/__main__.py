@@ -8,7 +8,7 @@ import sys
 def run() -> None:
     """Start the command line."""
     # The maths runs its small matrix products on one thread (threadpoolctl), but OpenBLAS starts
-    # a thread per core when numpy is imported, and they spin for a while: ~0.1 s of CPU taken
+    # a thread per core when numpy is imported, and they spin for a while, taking CPU
     # from decoding the photo. Unless the user asked for threads, it starts none.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # A Ctrl-C while the command line loads, before it has done anything, ends the process as it

@@ -231,12 +231,12 @@ def pool_context() -> multiprocessing.context.BaseContext:
     "forkserver" where there is one, else "spawn".
 
     Forked workers start at once with the look and every module loaded (a fork server first
-    imports nnfilter anew, ~0.15 s before the first file starts), and they inherit this process's
+    imports nnfilter anew before the first file starts), and they inherit this process's
     open files; but a child forked beside other threads (tqdm's monitor, BLAS, a reader) could
     inherit a lock one of them holds. ``ProcessPoolExecutor`` forks all its workers before it starts
     a thread of its own since Python 3.10.5 (gh-90622); before, it forked them as jobs came.
     """
-    import multiprocessing  # here, not at the top: a single file does without it (~10 ms of start-up)
+    import multiprocessing  # here, not at the top: a single file does without it
 
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and sys.version_info >= (3, 10, 5) and _no_other_threads():

@@ -37,7 +37,7 @@ from .plan import FORMAT_EXTENSIONS, Problem, plan_batch
 from .prefetch import Prefetch
 from .train_job import Trained, train_to_file
 
-# The modules that do the maths import numpy (~0.1 s): each command imports them when it needs
+# The modules that do the maths import numpy, which is slow to load: each command imports them when it needs
 # them, so that `apply` can start reading its photo first, and --help and usage errors are quick.
 if TYPE_CHECKING:
     from .look import CubeLook, Look
@@ -311,7 +311,7 @@ def apply(
         raise click.UsageError(PLAN_USAGE[exc.kind].format(**exc.values)) from None
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
-    # One photo, and cores to spare: decode it while numpy and the look load (~0.15 s each), if
+    # One photo, and cores to spare: decode it while numpy and the look load, if
     # it is not decoding already (``prefetch``, started by ``nnfilter`` before this module loaded).
     reading = None
     if len(plan.jobs) == 1 and jobs > 1 and not dry_run:
@@ -358,8 +358,7 @@ def apply(
 
 def _progress_bar(quiet: bool = False, **options):
     """A context giving a tqdm progress bar on stderr, or None where tqdm would draw none (quiet,
-    or stderr is not a terminal). tqdm is imported only then: it adds ~40 ms to start-up, a
-    tenth of what filtering a 24 MP photo takes."""
+    or stderr is not a terminal). tqdm is imported only then, as it slows start-up."""
     if quiet or not sys.stderr.isatty():
         return nullcontext()
     from tqdm import tqdm

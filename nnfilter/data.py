@@ -98,7 +98,7 @@ def pair_samples(source: np.ndarray, target: np.ndarray, bits: int = DEFAULT_CEL
         sums = np.bincount(keys, weights=pixels[:, c], minlength=n_cells)
         out[:, c] = sums[occupied] / (full * counts[occupied])
 
-    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
+    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it
 
     jobs = [
         (pixels, out, c) for pixels, out in ((source, inputs), (target, targets)) for c in range(channels)

@@ -150,7 +150,7 @@ def _cube_text(table: np.ndarray, title: str = "nnfilter") -> str:
     title = " ".join(str(title).replace('"', "'").split())
     header = f'TITLE "{title}"\nLUT_3D_SIZE {size}\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1 1 1\n'
     values = np.clip(table, 0.0, 1.0) + 0.0  # + 0.0 turns -0.0 into 0.0, which prints without a sign
-    # One % over the whole table is printf formatting without a Python loop per row (0.2 s for 65³).
+    # One % over the whole table is printf formatting without a Python loop per row.
     return header + ("%.6f %.6f %.6f\n" * size**3) % tuple(values.reshape(-1).tolist())
 
 

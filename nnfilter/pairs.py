@@ -70,7 +70,7 @@ def open_pairs(
     is decoded at half size, which its ``geometry`` records. With ``jpeg_ycbcr_afters`` a colour
     JPEG AFTER is opened as the YCbCr it stores (``open_image(jpeg_ycbcr=True)``), as training
     reads it."""
-    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it (10 ms)
+    from concurrent.futures import ThreadPoolExecutor  # here: applying a look does without it
 
     opened = []
     for before_path, after_path in pairs:

@@ -260,7 +260,7 @@ def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:
 
     A file named as an image (``.jpg``, ``.png``, ...) that is not one (empty, text) is refused, so
     that a failed copy is heard of; other files (sidecars, ``.DS_Store``) are skipped. Pillow's
-    list of extensions is asked for only then: it imports every plugin, ~35 ms of start-up.
+    list of extensions is asked for only then: it imports every plugin, which slows start-up.
     """
     for source in candidates:
         path = source.path

@@ -150,7 +150,7 @@ def _output_format(name: str, format: str | None) -> str:
             shown = repr(ext) if ext else "no extension"
             raise OutputError(f"{name}: unknown image extension {shown} (use {', '.join(OUTPUT_FORMATS)})")
         fmt = OUTPUT_FORMATS[ext]
-    Image.preinit()  # registers JPEG and PNG without importing all ~50 plugins (30 ms)
+    Image.preinit()  # registers JPEG and PNG without importing every plugin
     if fmt not in Image.SAVE:
         Image.init()
     if fmt not in Image.SAVE:
