@@ -38,11 +38,11 @@ def _rgb(image: Image.Image | DeepImage) -> np.ndarray:
     return np.asarray(image.convert("RGB")).reshape(-1, 3)
 
 
-def _same_depth(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two pixel arrays at one depth: 16 bits if either is (the 8-bit one widened exactly)."""
-    if a.dtype == b.dtype:
-        return a, b
-    return (to_16bit(a) if a.dtype == np.uint8 else a), (to_16bit(b) if b.dtype == np.uint8 else b)
+def _same_depth(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Pixel arrays at one depth: 16 bits if any is (the 8-bit ones widened exactly)."""
+    if len({a.dtype for a in arrays}) == 1:
+        return arrays
+    return [to_16bit(a) if a.dtype == np.uint8 else a for a in arrays]
 
 
 def evaluate(
@@ -58,7 +58,7 @@ def evaluate(
         unseen = look.unseen_share(before)
         if isinstance(after, DeepImage) and not isinstance(before, DeepImage):
             before = DeepImage.from_pillow(before.convert("RGBA" if before.mode == "RGBA" else "RGB"))
-        predicted, truth = _same_depth(_rgb(look.apply(before.copy())), _rgb(after))
+        predicted, truth = _same_depth([_rgb(look.apply(before.copy())), _rgb(after)])
         scores.append(PairScore.from_pixels(name, predicted, truth, unseen))
         predictions.append(predicted)
         truths.append(truth)
@@ -68,12 +68,9 @@ def evaluate(
         unseen = None
         if None not in unseen_values:
             unseen = sum(u * len(p) for u, p in zip(unseen_values, predictions, strict=True)) / pixels
-        if len({p.dtype for p in predictions + truths}) > 1:
-            predictions = [p if p.dtype == np.uint16 else to_16bit(p) for p in predictions]
-            truths = [t if t.dtype == np.uint16 else to_16bit(t) for t in truths]
-        overall = PairScore.from_pixels(
-            "overall", np.concatenate(predictions), np.concatenate(truths), unseen
-        )
+        widened = _same_depth(predictions + truths)
+        predicted, truth = np.concatenate(widened[: len(pairs)]), np.concatenate(widened[len(pairs) :])
+        overall = PairScore.from_pixels("overall", predicted, truth, unseen)
         scores.append(overall)
     return scores
 
