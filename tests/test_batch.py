@@ -22,9 +22,9 @@ from nnfilter.saving import save_image
 SCRIPT = Path(__file__).with_name("batch_script.sh")
 
 
-def write_image(path: Path, seed: int, **params) -> Path:
+def write_image(path: Path, seed: int, size: tuple[int, int] = (64, 48), **params) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(colour_field(64, 48, seed)).save(path, **params)
+    Image.fromarray(colour_field(*size, seed)).save(path, **params)
     return path
 
 
@@ -157,9 +157,11 @@ def test_one_process_filters_jpegs_of_every_size_and_orientation_one_after_anoth
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
-    count = 24
+    # Large enough that the 22 photos left when the signal is sent take a few tenths of a second
+    # (64×48 ones took a few hundredths: a test process held up that long would miss the batch).
+    count, size = 24, (200, 150)
     for i in range(count):
-        write_image(tmp_path / "in" / f"p{i:02d}.png", i)
+        write_image(tmp_path / "in" / f"p{i:02d}.png", i, size)
     out = tmp_path / "out"
     args = ["apply", "-m", model_file, tmp_path / "in", "-o", out, "--jobs", str(jobs)]
     proc = subprocess.Popen(
@@ -189,7 +191,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(model_file, tmp_path, jobs):
     for path in files:
         with Image.open(path) as im:
             im.load()  # complete, not truncated
-            assert im.size == (64, 48)
+            assert im.size == size
 
     if jobs == 2:  # resuming finishes the job
         again = run([*args, "--skip-existing"])
