@@ -37,8 +37,9 @@ from .plan import FORMAT_EXTENSIONS, Problem, plan_batch
 from .prefetch import Prefetch
 from .train_job import Trained, train_to_file
 
-# The modules that do the maths import numpy, which is slow to load: each command imports them when it needs
-# them, so that `apply` can start reading its photo first, and --help and usage errors are quick.
+# The modules that do the maths import numpy, which is slow to load: each command imports them when
+# it needs them, so that `apply` can start reading its photo first, and --help and usage errors are
+# quick.
 if TYPE_CHECKING:
     from .look import CubeLook, Look
     from .train import EpochReport
