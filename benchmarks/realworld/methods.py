@@ -104,8 +104,9 @@ def fit_sklearn(runs: list[Pairs], colours: np.ndarray, context: Context) -> lis
     return fits
 
 
-def fit_affine(runs: list[Pairs], colours: np.ndarray, context: Context) -> list[Fit]:
-    """A 3×4 affine map (RGB and 1 → RGB) fitted by least squares to all pixels."""
+def fit_affine(runs: list[Pairs], colours: np.ndarray, context: Context | None) -> list[Fit]:
+    """A 3×4 affine map (RGB and 1 → RGB) fitted by least squares to all pixels (``context`` is
+    not needed: ``distance`` calls it without one)."""
     fits = []
     for pairs in runs:
         before, after = stacked(pairs)
