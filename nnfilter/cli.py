@@ -464,9 +464,10 @@ def info(model, as_json) -> None:
     help="HaldCLUT level L, 2-16: an L³×L³ image holding an L²-per-axis LUT "
     "(8: a 512×512 image of a 64³ LUT).",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output (never the model).")
 @strength_option
-def export(model, output, format_, size, level, force, strength) -> None:
+@click.pass_context
+def export(ctx, model, output, format_, size, level, force, strength) -> None:
     """Export a learned look as a 3D LUT for other colour tools.
 
     A .cube file (Adobe/Resolve 3D LUT, red fastest, values in [0, 1]) is read by DaVinci Resolve,
@@ -477,18 +478,27 @@ def export(model, output, format_, size, level, force, strength) -> None:
     LUT leaves alpha untouched.
     A model trained on pairs with transparency also learned alpha; that part cannot be exported.
     """
-    if format_ is None:
-        suffix = output.suffix.lower()
-        if suffix not in (".cube", ".png"):
-            raise click.BadParameter(
-                f"cannot tell the format from {output.name!r}: use .cube or .png, or --format",
-                param_hint="'-o'",
-            )
-        format_ = "cube" if suffix == ".cube" else "hald"
+    named = {".cube": "cube", ".png": "hald"}.get(output.suffix.lower())
+    if format_ is None and named is None:
+        raise click.BadParameter(
+            f"cannot tell the format from {output.name!r}: use .cube or .png, or --format",
+            param_hint="'-o'",
+        )
+    if format_ is not None and named is not None and format_ != named:
+        raise click.BadParameter(
+            f"{output.name!r} is named as a {named} file, but --format is {format_}",
+            param_hint="'-o'",
+        )
+    format_ = format_ or named
+    unused = "--level" if format_ == "cube" else "--size"
+    if ctx.get_parameter_source(unused.lstrip("-")) is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(f"{unused} is for {'HaldCLUT' if format_ == 'cube' else '.cube'} files")
+    from .files import refuse_input
     from .look import Look
     from .lut import bake_table, write_cube, write_hald
 
     try:
+        refuse_input(output, [model])
         look = Look.load(model).with_strength(strength)
         if format_ == "cube":
             write_cube(output, bake_table(look.colour_fn, size), output.stem, force)

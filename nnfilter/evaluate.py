@@ -81,8 +81,10 @@ def evaluate_files(
     """Score ``look`` on (before, after) image files, as ``evaluate``; with ``report``, also write
     that folder's pictures (``report.write_eval_report``)."""
     from .pairs import open_pairs
-    from .report import write_eval_report
+    from .report import check_report, write_eval_report
 
+    if report is not None:
+        check_report(report, [before.name for before, _ in files], [file for pair in files for file in pair])
     pairs = [pair.named for pair in open_pairs(files, max_pixels)]
     scores = evaluate(look, pairs)
     if report is not None:

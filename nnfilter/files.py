@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO
 
 from .errors import ImageError, NnfilterError, OutputError, OutputExistsError
@@ -134,6 +134,18 @@ def check_destination(path: str | os.PathLike[str], overwrite: bool = False) -> 
         raise OutputError(f"{name}: is a folder")
     if not overwrite and os.path.lexists(path):
         raise OutputExistsError(name)
+
+
+def refuse_input(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Refuse ``path`` as an output if it is one of the ``inputs`` (the same file by any name): an
+    input is never overwritten, even with --force."""
+    for source in inputs:
+        try:
+            same = os.path.samefile(path, source)
+        except OSError:
+            continue  # one of them does not exist: not the same file
+        if same:
+            raise OutputError(f"{os.fsdecode(path)}: the output is an input file; refusing to overwrite it")
 
 
 def _check_destination(dest: str | bytes, name: str, overwrite: bool) -> int | None:

@@ -105,7 +105,9 @@ train_options = _all(
         type=click.Path(path_type=Path),
         help="Model file to write (.npz). Default: the default model path (see above).",
     ),
-    click.option("--force", is_flag=True, help="Overwrite an existing model given with -o."),
+    click.option(
+        "--force", is_flag=True, help="Overwrite an existing model given with -o (never an input image)."
+    ),
     click.option(
         "--hidden",
         type=LayerSizes(),

@@ -4,6 +4,7 @@ curve, a photo with its unseen colours highlighted) and the folders that hold th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from .coverage import unseen_mask
 from .deep import DeepImage
-from .files import make_folder, write_bytes
+from .files import make_folder, refuse_input, write_bytes
 from .saving import save_image
 from .train import EpochReport
 
@@ -24,6 +25,8 @@ Pair = tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]
 
 PANEL_WIDTH = 480
 HIGHLIGHT = (255, 0, 255)
+#: What a training report holds beside the pictures of its pairs.
+TRAIN_FILES = ("loss.png", "eval.txt")
 
 
 def _pillow(image: Image.Image | DeepImage) -> Image.Image:
@@ -100,8 +103,29 @@ def highlight_unseen(image: Image.Image, covered: np.ndarray) -> Image.Image:
     return Image.fromarray(faded)
 
 
+def _picture_stems(names: list[str]) -> list[str]:
+    """The report pictures' name stems for pairs whose BEFOREs have file names ``names``: the
+    BEFORE's stem, numbered from 1 when two share one."""
+    stems = [Path(name).stem for name in names]
+    if len(set(stems)) < len(stems):
+        stems = [f"{number}-{stem}" for number, stem in enumerate(stems, 1)]
+    return stems
+
+
+def check_report(
+    folder: Path, before_names: list[str], inputs: Sequence[Path], training: bool = False
+) -> None:
+    """Before any work: refuse a report in ``folder`` (for pairs whose BEFOREs have the file names
+    ``before_names``) that would replace one of the ``inputs``, and make the folder."""
+    files = [f"{stem}-{kind}.png" for stem in _picture_stems(before_names) for kind in ("compare", "unseen")]
+    for name in [*files, *(TRAIN_FILES if training else ())]:
+        refuse_input(folder / name, inputs)
+    make_folder(folder, f"{folder}: cannot make the report folder")
+
+
 def write_train_report(folder: Path, look: Look, history: list[EpochReport], pairs: list[Pair]) -> None:
-    """The loss curve, before | learned | after pictures and the eval table of the training pairs."""
+    """The loss curve, before | learned | after pictures and the eval table of the training pairs
+    (``check_report`` first)."""
     from .evaluate import evaluate, score_table
 
     write_eval_report(folder, look, pairs)
@@ -110,14 +134,11 @@ def write_train_report(folder: Path, look: Look, history: list[EpochReport], pai
 
 
 def write_eval_report(folder: Path, look: Look, pairs: list[Pair]) -> None:
-    """Pictures of each pair: before | learned | after, and any unseen colours highlighted; named
-    by the BEFORE's file name, numbered from 1 when two pairs' BEFOREs share one."""
+    """Pictures of each pair: before | learned | after, and any unseen colours highlighted
+    (``check_report`` first)."""
     make_folder(folder, f"{folder}: cannot make the report folder")
     covered = look.coverage
-    stems = [Path(name).stem for name, _, _ in pairs]
-    if len(set(stems)) < len(stems):
-        stems = [f"{number}-{stem}" for number, stem in enumerate(stems, 1)]
-    for stem, (_, before, after) in zip(stems, pairs, strict=True):
+    for stem, (_, before, after) in zip(_picture_stems([name for name, _, _ in pairs]), pairs, strict=True):
         learned = _pillow(look.apply(before.copy()))
         before, after = _pillow(before), _pillow(after)
         sheet = side_by_side([before, learned, after], ["before", "learned", "after"])

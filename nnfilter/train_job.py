@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import Interrupted, OutputError, interruption
-from .files import check_destination, make_folder
+from .files import check_destination, make_folder, refuse_input
 from .images import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ def train_to_file(
 ) -> Trained:
     """Learn the look of the (before, after) image files and save it as the model file ``path``.
 
-    ``path`` is checked before training (an existing file is refused unless ``overwrite``), its
-    folder made if missing; ``on_saved`` is told once the model is saved, before ``report`` (a
-    folder, see ``report.write_train_report``) is written. Pairs are lined up first (resized, or
+    ``path`` is checked before training (an existing file is refused unless ``overwrite``, an
+    input file always), its folder made if missing, and so is ``report``'s (a folder, see
+    ``report.write_train_report``), which is written after ``on_saved`` is told the model is saved. Pairs are lined up first (resized, or
     aligned with ``align_pairs``: see ``pairs.line_up``), which tells ``on_note`` what it did.
 
     Raises
@@ -63,7 +63,13 @@ def train_to_file(
     Interrupted
         Ctrl-C before the first epoch ended or while saving: no model saved.
     """
+    inputs = [file for pair in pairs for file in pair]
     check_destination(path, overwrite)  # refused now, not after the training
+    refuse_input(path, inputs)
+    if report is not None:
+        from .report import check_report
+
+        check_report(report, [before.name for before, _ in pairs], [*inputs, path], training=True)
     with interruption("interrupted before training started: no model saved"):
         from .look import learn_look_from_pairs
         from .pairs import open_training_pairs

@@ -53,6 +53,35 @@ def test_eval_report_numbers_pairs_whose_befores_share_a_name(model_file, pair_f
     ]
 
 
+def test_a_report_never_replaces_an_input(model_file, pair_files, tmp_path):
+    # The AFTER is named as the BEFORE's comparison picture would be, in the report folder.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    before, after = folder / "x.png", folder / "x-compare.png"
+    before.write_bytes(pair_files["before"].read_bytes())
+    after.write_bytes(pair_files["after"].read_bytes())
+    result, info = invoke("eval", "-m", model_file, before, after, "--report", folder)
+    assert result.exit_code == 1 and "x-compare.png: the output is an input file" in result.stderr, info
+    assert after.read_bytes() == pair_files["after"].read_bytes()
+    result, info = invoke("train", before, after, "-o", folder / "m.npz", "--epochs", "2", "--report", folder)
+    assert result.exit_code == 1 and "x-compare.png: the output is an input file" in result.stderr, info
+    assert after.read_bytes() == pair_files["after"].read_bytes()
+    assert sorted(p.name for p in folder.iterdir()) == ["x-compare.png", "x.png"]  # no model either
+
+
+def test_train_never_saves_over_an_input_and_checks_the_report_folder_first(pair_files, tmp_path):
+    before = tmp_path / "before.png"
+    before.write_bytes(pair_files["before"].read_bytes())
+    result, info = invoke("train", before, pair_files["after"], "-o", before, "--force")
+    assert result.exit_code == 1 and "the output is an input file" in result.stderr, info
+    assert before.read_bytes() == pair_files["before"].read_bytes()
+    (tmp_path / "file").write_text("not a folder")
+    result, info = invoke("train", before, pair_files["after"], "-o", tmp_path / "m.npz",
+                          "--report", tmp_path / "file" / "report")  # fmt: skip
+    assert result.exit_code == 1 and "cannot make the report folder" in result.stderr, info
+    assert "saved" not in result.stderr and not (tmp_path / "m.npz").exists()
+
+
 def test_eval_refuses_odd_count_and_mismatched_pair(model_file, pair_files, tmp_path):
     result, info = invoke("eval", "-m", model_file, pair_files["before"])
     assert result.exit_code == 2, info

@@ -27,6 +27,28 @@ def test_export_refuses_unknown_extension_and_existing_file(model_file, tmp_path
     assert (tmp_path / "old.cube").read_text() == "keep"
 
 
+def test_export_never_overwrites_its_model_even_with_force(model_file, tmp_path):
+    model = tmp_path / "look.npz"
+    model.write_bytes(Path(model_file).read_bytes())
+    result, info = invoke("export", model, "-o", model, "--format", "cube", "--force")
+    assert result.exit_code == 1 and "is an input file" in result.stderr, info
+    assert model.read_bytes() == Path(model_file).read_bytes()
+
+
+def test_export_refuses_a_format_or_option_its_output_does_not_take(model_file, tmp_path):
+    for args, why in [
+        (["-o", tmp_path / "look.cube", "--format", "hald"], "named as a cube file"),
+        (["-o", tmp_path / "look.png", "--format", "cube"], "named as a hald file"),
+        (["-o", tmp_path / "look.png", "--size", 17], "--size is for .cube"),
+        (["-o", tmp_path / "look.cube", "--level", 4], "--level is for HaldCLUT"),
+    ]:
+        result, info = invoke("export", model_file, *args)
+        assert result.exit_code == 2 and why in result.stderr, info
+    assert list(tmp_path.iterdir()) == []
+    result, info = invoke("export", model_file, "-o", tmp_path / "look.3dl", "--format", "cube", "--size", 5)
+    assert result.exit_code == 0 and "LUT_3D_SIZE 5" in (tmp_path / "look.3dl").read_text(), info
+
+
 def test_ffmpeg_lut3d_matches_nnfilter_apply(model_file, pair_files, tmp_path, ffmpeg):
     result, info = invoke("export", model_file, "-o", tmp_path / "look.cube")
     assert result.exit_code == 0, info
