@@ -219,8 +219,9 @@ apply_options = _all(
     click.option(
         "-o",
         "--output",
-        type=click.Path(path_type=Path),
-        help="Output file (one input file), else output folder, made if missing.",
+        type=click.Path(),  # a string, which keeps the trailing / that makes it a folder
+        help="Output file (one input file), else output folder, made if missing (end it with / "
+        "to write one file into a folder).",
     ),
     click.option("-r", "--recursive", is_flag=True, help="Take images from subfolders of INPUT folders too."),
     click.option("-0", "--null", is_flag=True, help="The list read from - is NUL-separated (find -print0)."),

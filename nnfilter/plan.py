@@ -67,12 +67,15 @@ class _Source:
     rel: Path
 
 
-def is_single_file(inputs: Sequence[Path], listed: Sequence[Path] | None, output: Path | None) -> bool:
+def is_single_file(
+    inputs: Sequence[Path], listed: Sequence[Path] | None, output: str | os.PathLike[str] | None
+) -> bool:
     """Whether ``-o`` names the output file itself: one input that is not a folder, no list, and an
-    ``output`` that is neither an existing folder nor written with a trailing slash."""
+    ``output`` that is neither an existing folder nor written with a trailing slash (a ``Path``
+    drops it: give the string as typed)."""
     if len(inputs) != 1 or listed is not None or output is None or inputs[0].is_dir():
         return False
-    return not (output.is_dir() or os.fsdecode(output).endswith(("/", os.sep)))
+    return not (os.path.isdir(output) or os.fsdecode(output).endswith(("/", os.sep)))
 
 
 def output_name(src: Path, suffix: str = "", extension: str | None = None) -> str:
@@ -82,7 +85,7 @@ def output_name(src: Path, suffix: str = "", extension: str | None = None) -> st
 
 def plan_batch(
     inputs: Sequence[Path],
-    output: Path | None,
+    output: str | os.PathLike[str] | None,
     *,
     listed: Sequence[Path] | None = None,
     base: Path = Path("."),
@@ -100,9 +103,10 @@ def plan_batch(
         (by content, ``not_an_image``), in name order; with ``recursive``, those of its subfolders
         too, keeping their layout. A file in it named as an image that is not one is refused; other
         files are skipped. A named file is always tried (and fails if it is not an image).
-    output : Path or None
-        The output file (see ``is_single_file``), or the output folder, or None to write each output
-        beside its input (then ``suffix`` must be given).
+    output : str, Path or None
+        The output file (see ``is_single_file``), or the output folder (made if missing), or None to
+        write each output beside its input (then ``suffix`` must be given). A string ending with
+        "/" is a folder even for one input file.
     listed : sequence of Path or None
         Paths read from a list (stdin). Folders in it are ignored (``find`` prints them), other files
         are taken as in folders, and each output keeps the path relative to ``base``.
@@ -137,6 +141,7 @@ def plan_batch(
     if format is not None and format not in FORMAT_EXTENSIONS:
         raise ValueError(f"format must be one of {', '.join(sorted(FORMAT_EXTENSIONS))}, got {format!r}")
     single = _check_arguments(inputs, output, listed, suffix, format)
+    output = None if output is None else Path(output)
     plan = Plan(single_file=single)
     sources = _collect(inputs, listed, base, recursive, output if not single else None, plan)
     extension = None if format is None else FORMAT_EXTENSIONS[format]
@@ -195,7 +200,7 @@ def plan_batch(
 
 def _check_arguments(
     inputs: Sequence[Path],
-    output: Path | None,
+    output: str | os.PathLike[str] | None,
     listed: Sequence[Path] | None,
     suffix: str,
     format: str | None,
@@ -212,7 +217,7 @@ def _check_arguments(
         raise PlanError(msg, "single_output", output=output)
     if output is None and not suffix:
         raise PlanError("give an output, or a suffix to write each output beside its input", "no_output")
-    if output is not None and not single and os.path.lexists(output) and not output.is_dir():
+    if output is not None and not single and os.path.lexists(output) and not os.path.isdir(output):
         msg = f"{output}: is a file, but several inputs or a folder need an output folder"
         raise PlanError(msg, "output_is_file", output=output)
     return single

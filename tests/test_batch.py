@@ -305,6 +305,18 @@ def test_missing_input_fails_but_the_batch_goes_on(model_file, tmp_path):
     assert (tmp_path / "out" / "good.png").is_file()
 
 
+def test_one_file_into_a_folder_made_for_it_when_the_output_ends_with_a_slash(model_file, tmp_path):
+    a = write_image(tmp_path / "a.png", 1)
+    result, message = invoke(*["apply", "-m", model_file, a, "-o", f"{tmp_path / 'new'}/", "-q"])
+    assert result.exit_code == 0, message
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["a.png"]
+    result, message = invoke(
+        *["apply", "-m", model_file, a, "-o", f"{tmp_path / 'other'}/", "--suffix", "-x"]
+    )
+    assert result.exit_code == 0, message
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["a-x.png"]
+
+
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
     result, message = invoke(*["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
