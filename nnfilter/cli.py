@@ -262,7 +262,7 @@ def apply(
 
     INPUT is an image file, a folder (the image files in it, by content; --recursive for
     subfolders), or - to read a list of paths from stdin, one per line (or NUL-separated with -0;
-    folders in the list are ignored). A file in a folder or list that is named as an image (.jpg,
+    folders in the list are ignored, a path to nothing fails). A file in a folder or list that is named as an image (.jpg,
     .png, ...) but is not one (empty, text) fails, with its reason; other files (sidecars,
     .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input,
     nor is a file named as another input's output (an earlier run's, beside its input: skipped;
@@ -379,9 +379,11 @@ def _say(bar, message: str) -> None:
 
 
 def _read_path_list(stream, null: bool) -> list[Path]:
-    """Paths from a binary stream, NUL- or newline-separated; empty entries are dropped."""
+    """Paths from a binary stream, NUL- or newline-separated (a CR before a newline dropped, as
+    Windows tools end lines); empty entries are dropped."""
     data = stream.read()
-    return [Path(os.fsdecode(item)) for item in data.split(b"\0" if null else b"\n") if item]
+    items = data.split(b"\0") if null else [line.removesuffix(b"\r") for line in data.split(b"\n")]
+    return [Path(os.fsdecode(item)) for item in items if item]
 
 
 def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None) -> None:

@@ -245,10 +245,14 @@ def _collect(
 
 
 def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> Iterator[_Source]:
-    """The listed files under ``base`` and outside the output folder ``out``; folders are passed over."""
+    """The listed files under ``base`` and outside the output folder ``out``; folders are passed over,
+    a path to nothing fails (the list named it)."""
     root = os.path.abspath(base)
     for path in listed:
         if path.is_dir():
+            continue
+        if not os.path.lexists(path):
+            plan.failed.append(Problem(path, f"{path}: no such file"))
             continue
         # Outputs beside their inputs need no layout, so no base either.
         rel = os.path.relpath(os.path.abspath(path), root) if out is not None else path.name

@@ -276,6 +276,21 @@ def test_stdin_list_newlines_and_verbose(model_file, tmp_path):
     ], message
 
 
+def test_stdin_list_with_windows_line_ends_and_a_path_to_nothing(model_file, tmp_path):
+    a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
+    gone = tmp_path / "gone"
+    out = tmp_path / "out"
+    result, message = invoke(
+        *["apply", "-m", model_file, "-", "--base", tmp_path, "-o", out, "-j", "1"],
+        input=f"{a}\r\n{gone}\r\n{b}\r\n",
+    )
+    assert result.exit_code == 1, message
+    assert result.stderr.splitlines() == [f"error: {gone}: no such file", "2 done, 0 skipped, 1 failed"], (
+        message
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+
+
 def test_one_file_to_one_file_and_its_refusals(model_file, tmp_path):
     src, dst = write_image(tmp_path / "a.png", 1), tmp_path / "a-look.jpg"
     result, message = invoke(*["apply", "-m", model_file, src, "-o", dst, "-q"])
