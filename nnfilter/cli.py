@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .batch import Report, run_batch
@@ -176,6 +177,8 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
     pairs = ([(before, after)] if before is not None else []) + list(pairs)
     if not pairs:
         raise click.UsageError("give a BEFORE AFTER pair (or --pair BEFORE AFTER)")
+    if options["optimizer"] != "sgd" and ctx.get_parameter_source("momentum") is not ParameterSource.DEFAULT:
+        raise click.UsageError(f"--momentum is for --optimizer sgd, not {options['optimizer']}")
     config = TrainConfig(**options)
     path = output or default_model_path()
 
@@ -312,6 +315,8 @@ def apply(
         raise click.UsageError(PLAN_USAGE[exc.kind].format(**exc.values)) from None
     if lut is not None and model is not None:
         raise click.UsageError("give a model (-m) or a LUT (--lut), not both")
+    if lut is not None and warn_coverage is not None:
+        raise click.UsageError("--warn-coverage needs a model (-m): a LUT does not know the training colours")
     # One photo, and cores to spare: decode it while numpy and the look load, if
     # it is not decoding already (``prefetch``, started by ``nnfilter`` before this module loaded).
     reading = None
@@ -493,7 +498,7 @@ def export(ctx, model, output, format_, size, level, force, strength) -> None:
         )
     format_ = format_ or named
     unused = "--level" if format_ == "cube" else "--size"
-    if ctx.get_parameter_source(unused.lstrip("-")) is not click.core.ParameterSource.DEFAULT:
+    if ctx.get_parameter_source(unused.lstrip("-")) is not ParameterSource.DEFAULT:
         raise click.UsageError(f"{unused} is for {'HaldCLUT' if format_ == 'cube' else '.cube'} files")
     from .files import refuse_input
     from .look import Look

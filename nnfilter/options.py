@@ -213,8 +213,9 @@ apply_options = _all(
         type=click.FloatRange(0, 1),
         is_flag=False,
         flag_value=0.05,
-        help="Warn about each image with more than this share (default 0.05) of its pixels "
-        "in colours the training pairs never showed.",
+        help="Warn about each image with more than this share of its pixels in colours the "
+        "training pairs never showed: --warn-coverage=0.2, or alone for 0.05 (then not just "
+        "before an INPUT, which it would take as its value).",
     ),
     click.option(
         "-o",

@@ -639,6 +639,18 @@ def test_option_out_of_range_is_a_usage_error(tmp_path, pair, model_file, comman
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "out.jpg").exists()
 
 
+def test_an_option_the_rest_leaves_unused_is_a_usage_error(tmp_path, pair, model_file):
+    line = assert_error(
+        invoke("train", *pair, "-o", tmp_path / "m.npz", "--momentum", "0.5"), 2, "--momentum"
+    )
+    assert "--optimizer sgd, not adam" in line and not (tmp_path / "m.npz").exists()
+    cube = tmp_path / "look.cube"
+    assert invoke("export", model_file, "-o", cube, "--size", "5")[0].exit_code == 0
+    args = ["apply", pair[0], "--lut", cube, "--warn-coverage=0.1", "-o", tmp_path / "out.jpg"]
+    line = assert_error(invoke(*args), 2, "--warn-coverage")
+    assert "needs a model" in line and not (tmp_path / "out.jpg").exists()
+
+
 # --- training faults -----------------------------------------------------------------------------------
 
 
