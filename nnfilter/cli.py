@@ -540,8 +540,14 @@ def export(ctx, model, output, format_, size, level, force, strength) -> None:
     "numbered 1-, 2-, ... when BEFOREs share a name) and the photos with colours the training "
     "never showed highlighted in magenta (BEFORE-unseen.png).",
 )
+@click.option(
+    "--align",
+    "align_pairs",
+    is_flag=True,
+    help="Line each AFTER up with its BEFORE first, as train --align does, and score their overlap.",
+)
 @max_pixels_option
-def eval_(images, model, as_json, report, max_pixels) -> None:
+def eval_(images, model, as_json, report, align_pairs, max_pixels) -> None:
     """Score a look on before/after pairs it should reproduce.
 
     Applies the model to each BEFORE and compares the result with its AFTER: PSNR (dB, higher is
@@ -551,7 +557,8 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
     training pair with those colours (train --pair) is the cure. (Measured on looks made by people,
     learned from one photo with a JPEG AFTER: photos with over half their pixels unseen came out
     1.2 ΔE00 off on average, one in ten over 2.3; those with under a third 0.6; see the README,
-    "Quality".)
+    "Quality".) A pair is lined up as train lines it up: of the same aspect ratio within 1%, the
+    larger image is scaled down to the smaller; with --align, shifted, scaled and rotated.
     """
     if len(images) % 2:
         raise click.BadParameter(
@@ -561,7 +568,12 @@ def eval_(images, model, as_json, report, max_pixels) -> None:
 
     try:
         scores = evaluate_files(
-            _load_look(model), list(zip(images[::2], images[1::2], strict=True)), max_pixels, report
+            _load_look(model),
+            list(zip(images[::2], images[1::2], strict=True)),
+            max_pixels,
+            report,
+            align_pairs,
+            on_note=lambda note: click.echo(f"{note.text}{ALIGN_HINTS.get(note.kind, '')}", err=True),
         )
     except NnfilterError as exc:
         raise _fail(exc) from None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -12,6 +14,9 @@ from .colour import colour_stats
 from .data import check_pair
 from .deep import DeepImage, to_16bit
 from .look import Look
+
+if TYPE_CHECKING:
+    from .pairs import Note
 
 
 @dataclass
@@ -76,16 +81,23 @@ def evaluate(
 
 
 def evaluate_files(
-    look: Look, files: list[tuple[Path, Path]], max_pixels: int | None, report: Path | None = None
+    look: Look,
+    files: list[tuple[Path, Path]],
+    max_pixels: int | None,
+    report: Path | None = None,
+    align_pairs: bool = False,
+    on_note: Callable[[Note], None] | None = None,
 ) -> list[PairScore]:
-    """Score ``look`` on (before, after) image files, as ``evaluate``; with ``report``, also write
-    that folder's pictures (``report.write_eval_report``)."""
-    from .pairs import open_pairs
+    """Score ``look`` on (before, after) image files, as ``evaluate``, each pair lined up as
+    training lines it up (``pairs.line_up``, which tells ``on_note`` what it did); with ``report``,
+    also write that folder's pictures (``report.write_eval_report``)."""
+    from .pairs import line_up, open_pairs
     from .report import check_report, write_eval_report
 
     if report is not None:
         check_report(report, [before.name for before, _ in files], [file for pair in files for file in pair])
-    pairs = [pair.named for pair in open_pairs(files, max_pixels)]
+    opened = open_pairs(files, max_pixels, check_sizes=False)
+    pairs = [pair.named for pair in line_up(opened, align_pairs, on_note)]
     scores = evaluate(look, pairs)
     if report is not None:
         write_eval_report(report, look, pairs)

@@ -82,6 +82,16 @@ def test_train_never_saves_over_an_input_and_checks_the_report_folder_first(pair
     assert "saved" not in result.stderr and not (tmp_path / "m.npz").exists()
 
 
+def test_eval_lines_up_a_pair_as_train_does(model_file, pair_files, tmp_path):
+    big = tmp_path / "after-2x.png"
+    with Image.open(pair_files["after"]) as after:
+        after.resize((2 * after.width, 2 * after.height), Image.Resampling.LANCZOS).save(big)
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], big, "--json")
+    assert result.exit_code == 0, info
+    assert f"{big} is 192x128: resized to 96x64" in result.stderr, info
+    assert json.loads(result.stdout)[0]["de00_mean"] < 1.5, info
+
+
 def test_eval_refuses_odd_count_and_mismatched_pair(model_file, pair_files, tmp_path):
     result, info = invoke("eval", "-m", model_file, pair_files["before"])
     assert result.exit_code == 2, info
