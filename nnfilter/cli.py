@@ -276,8 +276,9 @@ def apply(
     relative to --base, and folders are made as needed. Without -o, each output is written beside
     its input, which needs --suffix.
 
-    Size, alpha, EXIF and ICC profile are kept. Each output is written to a temporary file and
-    renamed, so none is ever left half-written, even on Ctrl-C. An existing output is refused
+    Size, alpha (a JPEG holds none: a warning says when transparency is dropped), EXIF and ICC
+    profile are kept. Each output is written to a temporary file and renamed, so none is ever
+    left half-written, even on Ctrl-C. An existing output is refused
     (counted as failed) unless --force or --skip-existing; an input is never overwritten. One bad
     file does not stop the batch: it is named on stderr and the run ends with a summary line
     ("N done, N skipped, N failed") on stderr. Only --dry-run writes to stdout.
@@ -397,8 +398,8 @@ def _run_batch(look, plan, settings, jobs, report, quiet, verbose, reading=None)
     def record(outcome: Outcome) -> None:
         if outcome.error is not None:
             _say(bar, f"error: {outcome.error}{_hint(outcome.cause)}")
-        if outcome.warning is not None:
-            _say(bar, f"warning: {outcome.warning}")
+        for warning in outcome.warnings:
+            _say(bar, f"warning: {warning}")
         if outcome.error is None and verbose:
             _say(bar, f"wrote {outcome.job.dst}")
         if bar is not None:

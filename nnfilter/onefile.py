@@ -16,7 +16,7 @@ from .errors import NnfilterError
 from .files import describe, make_folder
 from .images import DEFAULT_MAX_PIXELS, ImageReading, PixelMemory
 from .plan import Job
-from .saving import save_image
+from .saving import holds_alpha, save_image
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,8 +47,8 @@ class Outcome:
     error: str | None = None
     #: The exception behind ``error``, when it was an ``NnfilterError`` (its values, for hints).
     cause: NnfilterError | None = None
-    #: A note about a file that was done (e.g. colours outside the training's coverage).
-    warning: str | None = None
+    #: Notes about a file that was done (colours outside the training's coverage, alpha dropped).
+    warnings: tuple[str, ...] = ()
     #: Not started: the batch was stopped first.
     cancelled: bool = False
 
@@ -65,9 +65,10 @@ def filter_file(
     reading: ImageReading | None = None,
     depth: int | None = None,
     memory: PixelMemory | None = None,
-) -> tuple[float, float | None]:
-    """Filter the image file ``src`` into ``dst``; return its megapixels and, if asked (and the
-    look knows its coverage), the share of its pixels in colours the training never showed.
+) -> tuple[float, float | None, bool]:
+    """Filter the image file ``src`` into ``dst``; return its megapixels, if asked (and the look
+    knows its coverage) the share of its pixels in colours the training never showed, and whether
+    its transparency was dropped (``dst``'s type holds no alpha).
 
     EXIF and ICC profile are kept; ``dst``'s extension picks the type; ``dst`` is written to a
     temporary file and renamed, so it is never left half-written, even on Ctrl-C. ``reading``,
@@ -94,11 +95,12 @@ def filter_file(
         from .images16 import filter_deep
 
         filter_deep(look, image, dst, depth, quality=quality, overwrite=overwrite, threads=threads)
-        return megapixels, unseen
+        return megapixels, unseen, False
     words = reading.memory.words(image) if reading.memory is not None else None
     result = look.apply(image, threads=threads, words=words)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
-    return megapixels, unseen
+    transparent = result.mode == "RGBA" and result.getchannel("A").getextrema()[0] < 255
+    return megapixels, unseen, transparent and not holds_alpha(dst)
 
 
 def run_job(
@@ -115,7 +117,7 @@ def run_job(
     try:
         if settings.make_folders:
             make_folder(job.dst.parent, f"{job.dst}: cannot make its folder")
-        megapixels, unseen = filter_file(
+        megapixels, unseen, alpha_dropped = filter_file(
             look,
             job.src,
             job.dst,
@@ -132,14 +134,18 @@ def run_job(
         return Outcome(job, error=_failure_line(job, str(exc)), cause=exc)
     except Exception as exc:  # a bug or MemoryError: name the file, keep the batch going
         return Outcome(job, error=f"{job.src}: unexpected {type(exc).__name__} ({describe(exc)})")
-    warning = None
+    warnings = []
     if unseen is not None and unseen > settings.warn_coverage:
-        warning = (
+        warnings.append(
             f"{job.src}: {100 * unseen:.1f}% of its pixels have colours the training pairs "
             "never showed (the look is a guess there: in nnfilter's benchmark, photos over half unseen "
             "came out 1.2 ΔE00 off on average, one in ten over 2.3; train with a pair that has them)"
         )
-    return Outcome(job, megapixels, warning=warning)
+    if alpha_dropped:
+        warnings.append(
+            f"{job.dst}: {job.src}'s transparency was dropped, this type holds none (PNG, TIFF and WebP do)"
+        )
+    return Outcome(job, megapixels, warnings=tuple(warnings))
 
 
 def _failure_line(job: Job, message: str) -> str:

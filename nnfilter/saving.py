@@ -138,6 +138,11 @@ def output_format(path: str | os.PathLike[str], format: str | None = None) -> st
     return _output_format(os.fsdecode(path), format)
 
 
+def holds_alpha(path: str | os.PathLike[str]) -> bool:
+    """Whether the format ``path``'s extension names keeps an alpha channel (JPEG does not)."""
+    return _WRITERS[_output_format(os.fsdecode(path), None)].alpha
+
+
 def _output_format(name: str, format: str | None) -> str:
     """The Pillow format to write: ``format`` if given, else the one the extension names."""
     if format is not None:

@@ -332,6 +332,21 @@ def test_one_file_into_a_folder_made_for_it_when_the_output_ends_with_a_slash(mo
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["a-x.png"]
 
 
+def test_transparency_dropped_by_a_jpeg_output_is_warned_of(model_file, tmp_path):
+    rgba = np.dstack([colour_field(64, 48, 1), np.full((48, 64), 128, np.uint8)])
+    Image.fromarray(rgba).save(tmp_path / "see-through.png")
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    for name, output, warned in [
+        ("see-through.png", "a.jpg", True),
+        ("opaque.png", "b.jpg", False),
+        ("see-through.png", "c.png", False),
+    ]:
+        result, message = invoke(*["apply", "-m", model_file, tmp_path / name, "-o", tmp_path / output])
+        assert result.exit_code == 0, message
+        assert ("transparency was dropped" in result.stderr) == warned, message
+
+
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
     result, message = invoke(*["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
