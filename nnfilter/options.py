@@ -257,8 +257,8 @@ apply_options = _all(
     click.option(
         "--depth",
         type=click.Choice(["8", "16"]),
-        help="Bits per channel of TIFF and PNG outputs (default: the input's; a 16-bit input is "
-        "filtered at 16 bits either way). JPEG and WebP always get 8.",
+        help="Bits per channel of TIFF and PNG outputs (default: the input's; a 16-bit RGB(A) input "
+        "is filtered at 16 bits either way, a 16-bit greyscale one at 8). JPEG and WebP always get 8.",
     ),
     click.option("--force", is_flag=True, help="Overwrite existing outputs."),
     click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists (to resume a run)."),
