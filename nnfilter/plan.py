@@ -155,8 +155,8 @@ def plan_batch(
         if single:
             dst = output
         elif extension is None and src.suffix.lower() not in OUTPUT_FORMATS:
-            shown = repr(src.suffix) if src.suffix else "no extension"
-            plan.failed.append(Problem(src, f"{src}: cannot write {shown} files", "extension"))
+            what = f"{src.suffix!r} files" if src.suffix else "files without an extension"
+            plan.failed.append(Problem(src, f"{src}: cannot write {what}", "extension"))
             continue
         else:
             folder = src.parent if output is None else output / source.rel.parent

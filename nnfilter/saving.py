@@ -152,8 +152,8 @@ def _output_format(name: str, format: str | None) -> str:
     else:
         ext = os.path.splitext(name)[1].lower()
         if ext not in OUTPUT_FORMATS:
-            shown = repr(ext) if ext else "no extension"
-            raise OutputError(f"{name}: unknown image extension {shown} (use {', '.join(OUTPUT_FORMATS)})")
+            what = f"unknown image extension {ext!r}" if ext else "no image extension"
+            raise OutputError(f"{name}: {what} (use {', '.join(OUTPUT_FORMATS)})")
         fmt = OUTPUT_FORMATS[ext]
     Image.preinit()  # registers JPEG and PNG without importing every plugin
     if fmt not in Image.SAVE:

@@ -437,9 +437,11 @@ def test_format_overrides_the_extension(tmp_path):
     assert open_image(tmp_path / "out.data").format == "PNG"
 
 
-@pytest.mark.parametrize("name", ["out.xyz", "out"])
-def test_unknown_extension_is_refused(tmp_path, name):
-    with pytest.raises(OutputError, match=rf"{name}: unknown image extension .*\.jpg"):
+@pytest.mark.parametrize(
+    "name, why", [("out.xyz", "unknown image extension '.xyz'"), ("out", "no image extension")]
+)
+def test_unknown_extension_is_refused(tmp_path, name, why):
+    with pytest.raises(OutputError, match=rf"{name}: {why} \(use .*\.jpg"):
         save_image(Image.new("RGB", (1, 1)), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
 
