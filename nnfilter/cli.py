@@ -195,7 +195,8 @@ def train(ctx, before, after, pairs, output, force, report, align_pairs, max_pix
                 bar.close()
             meta = trained.look.metadata
             summary = (
-                f"{meta['epochs_run']} epochs, training error {meta['train_error']:.3g}, "
+                f"{meta['epochs_run']} epoch{'s' * (meta['epochs_run'] != 1)}, "
+                f"training error {meta['train_error']:.3g}, "
                 f"validation error {meta['validation_error']:.3g}"
             )
             if trained.interrupted:

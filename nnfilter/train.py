@@ -181,14 +181,15 @@ TRIVIAL_MARGINS = {
 }
 
 
-def _check_useful(final_error: float, trivial: dict[str, float], lr: float) -> None:
+def _check_useful(final_error: float, trivial: dict[str, float], lr: float, epochs: int) -> None:
     """Refuse a model that is no better than a trivial one: what a network saturated by too large
-    a rate ends as (its error may still be below where training started)."""
+    a rate ends as (its error may still be below where training started), or one trained for too
+    few ``epochs`` (the message says how many)."""
     for name, trivial_error in trivial.items():
         if final_error > trivial_error + TRIVIAL_MARGINS[name]:
             raise TrainingDivergedError(
-                f"training diverged: the model's error ({final_error:.4g}) is no better than "
-                f"{name} ({trivial_error:.4g})",
+                f"training diverged: after {epochs} epoch{'s' * (epochs != 1)} the model's error "
+                f"({final_error:.4g}) is no better than {name} ({trivial_error:.4g})",
                 lr,
             )
 
@@ -348,5 +349,5 @@ def _train(samples, config, on_epoch, blocks, pairs) -> TrainResult:
         stop_reason = "interrupted"
     if stop_reason == "epochs":
         final_error = error(predict(best_model, cells.inputs), cells.targets, cell_weights)
-        _check_useful(final_error, trivial, lr)
+        _check_useful(final_error, trivial, lr, len(history))
     return TrainResult(best_model, history, stop_reason, len(history) * len(batches))

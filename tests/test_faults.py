@@ -682,6 +682,7 @@ def test_a_saturated_model_that_a_trivial_one_beats_is_not_saved(tmp_path):
     model = tmp_path / "look.npz"
     line = assert_error(invoke("train", before, after, "-o", model, "--optimizer", "sgd", "--lr", "100"), 1)
     assert "training diverged" in line and "is no better than" in line and "smaller --lr" in line
+    assert re.search(r"after \d+ epochs? the model's error", line), line
     assert not model.exists() and temps(tmp_path) == []
     assert_ok(invoke("train", before, after, "-o", model))  # the defaults learn it
 
