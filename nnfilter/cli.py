@@ -92,8 +92,8 @@ def _hint(exc: BaseException | None) -> str:
     return ""
 
 
-#: What train adds, naming --align, to a pair that did not line up (``PairMismatchError.kind``) or a
-#: note that it may not (``pairs.Note.kind``).
+#: What train and eval add, naming --align, to a pair that did not line up
+#: (``PairMismatchError.kind``) or a note that it may not (``pairs.Note.kind``).
 ALIGN_HINTS = {
     "shapes": "; if AFTER was cropped or rotated, use --align",
     "not_lined_up": ": if AFTER was shifted, cropped or rotated, use --align",
@@ -266,9 +266,9 @@ def apply(
 
     INPUT is an image file, a folder (the image files in it, by content; --recursive for
     subfolders), or - to read a list of paths from stdin, one per line (or NUL-separated with -0;
-    folders in the list are ignored, a path to nothing fails). A file in a folder or list that is named as an image (.jpg,
-    .png, ...) but is not one (empty, text) fails, with its reason; other files (sidecars,
-    .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input,
+    folders in the list are ignored, a path to nothing fails). A file in a folder or list that is
+    named as an image (.jpg, .png, ...) but is not one (empty, text) fails, with its reason; other
+    files (sidecars, .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input,
     nor is a file named as another input's output (an earlier run's, beside its input: skipped;
     never overwritten, even with --force).
 

@@ -77,6 +77,19 @@ def make_folder(folder: str | os.PathLike[str], message: str) -> None:
         raise OutputError(f"{message} ({describe(exc)})") from None
 
 
+def check_can_make(folder: str | os.PathLike[str], message: str) -> None:
+    """Refuse, before any work, a ``folder`` that ``make_folder`` could not make (or write in): the
+    nearest existing folder on its path must be one this process may write in; on failure an
+    ``OutputError`` of "``message`` (reason)". Nothing is made."""
+    path = os.path.abspath(folder)
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise OutputError(f"{message} ({os.fsdecode(path)} is not a folder)")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{message} ({os.fsdecode(path)}: permission denied)")
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = False) -> None:
     """Write ``data`` to ``path`` atomically (see ``atomic_write``)."""
     atomic_write(path, lambda file: file.write(data), overwrite)

@@ -21,6 +21,7 @@ from .saving import holds_alpha, save_image
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .deep import DeepImage
     from .look import Look
 
 
@@ -91,16 +92,23 @@ def filter_file(
     megapixels = image.width * image.height / 1e6
     exif, icc = image.info.get("exif"), image.info.get("icc_profile")
     unseen = look.unseen_share(image) if check_coverage else None
+    alpha_dropped = not holds_alpha(dst) and _transparent(image)
     if depth == 16 or not isinstance(image, Image.Image):  # a DeepImage
         from .images16 import filter_deep
 
         filter_deep(look, image, dst, depth, quality=quality, overwrite=overwrite, threads=threads)
-        return megapixels, unseen, False
+        return megapixels, unseen, alpha_dropped
     words = reading.memory.words(image) if reading.memory is not None else None
     result = look.apply(image, threads=threads, words=words)
     save_image(result, dst, quality=quality, exif=exif, icc_profile=icc, overwrite=overwrite)
-    transparent = result.mode == "RGBA" and result.getchannel("A").getextrema()[0] < 255
-    return megapixels, unseen, transparent and not holds_alpha(dst)
+    return megapixels, unseen, alpha_dropped
+
+
+def _transparent(image: Image.Image | DeepImage) -> bool:
+    """Whether an 8-bit or 16-bit image has a pixel that is not opaque."""
+    if isinstance(image, Image.Image):
+        return image.mode == "RGBA" and image.getchannel("A").getextrema()[0] < 255
+    return image.mode == "RGBA" and int(image.pixels[..., 3].min()) < 65535
 
 
 def run_job(

@@ -75,7 +75,8 @@ def is_single_file(
     drops it: give the string as typed)."""
     if len(inputs) != 1 or listed is not None or output is None or inputs[0].is_dir():
         return False
-    return not (os.path.isdir(output) or os.fsdecode(output).endswith(("/", os.sep)))
+    typed = os.fsdecode(output) or os.curdir
+    return not (os.path.isdir(typed) or typed.endswith(("/", os.sep)))
 
 
 def output_name(src: Path, suffix: str = "", extension: str | None = None) -> str:
@@ -212,12 +213,13 @@ def _check_arguments(
     if not inputs and listed is None:
         raise PlanError("no input given", "no_input")
     single = is_single_file(inputs, listed, output)
+    output = None if output is None else Path(output)  # "FILE/" is FILE, a file, from here on
     if single and (suffix or format):
         msg = f"{output} names the output file: a suffix or a format is for outputs in a folder"
         raise PlanError(msg, "single_output", output=output)
     if output is None and not suffix:
         raise PlanError("give an output, or a suffix to write each output beside its input", "no_output")
-    if output is not None and not single and os.path.lexists(output) and not os.path.isdir(output):
+    if output is not None and not single and os.path.lexists(output) and not output.is_dir():
         msg = f"{output}: is a file, but several inputs or a folder need an output folder"
         raise PlanError(msg, "output_is_file", output=output)
     return single

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from .coverage import unseen_mask
 from .deep import DeepImage
-from .files import make_folder, refuse_input, write_bytes
+from .files import check_can_make, make_folder, refuse_input, write_bytes
 from .saving import save_image
 from .train import EpochReport
 
@@ -25,8 +25,8 @@ Pair = tuple[str, Image.Image | DeepImage, Image.Image | DeepImage]
 
 PANEL_WIDTH = 480
 HIGHLIGHT = (255, 0, 255)
-#: What a training report holds beside the pictures of its pairs.
-TRAIN_FILES = ("loss.png", "eval.txt")
+#: What a training report holds beside the pictures of its pairs: the loss curve, the eval table.
+LOSS_FILE, TABLE_FILE = "loss.png", "eval.txt"
 
 
 def _pillow(image: Image.Image | DeepImage) -> Image.Image:
@@ -116,11 +116,11 @@ def check_report(
     folder: Path, before_names: list[str], inputs: Sequence[Path], training: bool = False
 ) -> None:
     """Before any work: refuse a report in ``folder`` (for pairs whose BEFOREs have the file names
-    ``before_names``) that would replace one of the ``inputs``, and make the folder."""
+    ``before_names``) that would replace one of the ``inputs``, or a folder that cannot be made."""
     files = [f"{stem}-{kind}.png" for stem in _picture_stems(before_names) for kind in ("compare", "unseen")]
-    for name in [*files, *(TRAIN_FILES if training else ())]:
+    for name in [*files, *((LOSS_FILE, TABLE_FILE) if training else ())]:
         refuse_input(folder / name, inputs)
-    make_folder(folder, f"{folder}: cannot make the report folder")
+    check_can_make(folder, f"{folder}: cannot make the report folder")
 
 
 def write_train_report(folder: Path, look: Look, history: list[EpochReport], pairs: list[Pair]) -> None:
@@ -129,8 +129,8 @@ def write_train_report(folder: Path, look: Look, history: list[EpochReport], pai
     from .evaluate import evaluate, score_table
 
     write_eval_report(folder, look, pairs)
-    save_image(loss_plot(history), folder / "loss.png", overwrite=True)
-    write_bytes(folder / "eval.txt", (score_table(evaluate(look, pairs)) + "\n").encode(), overwrite=True)
+    save_image(loss_plot(history), folder / LOSS_FILE, overwrite=True)
+    write_bytes(folder / TABLE_FILE, (score_table(evaluate(look, pairs)) + "\n").encode(), overwrite=True)
 
 
 def write_eval_report(folder: Path, look: Look, pairs: list[Pair]) -> None:

@@ -51,9 +51,10 @@ def train_to_file(
 ) -> Trained:
     """Learn the look of the (before, after) image files and save it as the model file ``path``.
 
-    ``path`` is checked before training (an existing file is refused unless ``overwrite``, an
-    input file always), its folder made if missing, and so is ``report``'s (a folder, see
-    ``report.write_train_report``), which is written after ``on_saved`` is told the model is saved. Pairs are lined up first (resized, or
+    ``path`` is checked before training (an input file is refused, an existing file too unless
+    ``overwrite``) and its folder made if missing. ``report`` (a folder, see
+    ``report.write_train_report``) is checked before training too, and written after ``on_saved``
+    is told that the model is saved. Pairs are lined up first (resized, or
     aligned with ``align_pairs``: see ``pairs.line_up``), which tells ``on_note`` what it did.
 
     Raises
@@ -64,8 +65,8 @@ def train_to_file(
         Ctrl-C before the first epoch ended or while saving: no model saved.
     """
     inputs = [file for pair in pairs for file in pair]
-    check_destination(path, overwrite)  # refused now, not after the training
     refuse_input(path, inputs)
+    check_destination(path, overwrite)  # refused now, not after the training
     if report is not None:
         from .report import check_report
 

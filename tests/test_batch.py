@@ -347,6 +347,15 @@ def test_transparency_dropped_by_a_jpeg_output_is_warned_of(model_file, tmp_path
         assert ("transparency was dropped" in result.stderr) == warned, message
 
 
+def test_a_file_given_as_the_output_folder_is_a_usage_error_with_or_without_a_slash(model_file, tmp_path):
+    a, b = write_image(tmp_path / "a.png", 1), write_image(tmp_path / "b.png", 2)
+    (tmp_path / "file").write_text("keep")
+    for output in (tmp_path / "file", f"{tmp_path / 'file'}/"):
+        result, message = invoke(*["apply", "-m", model_file, a, b, "-o", output])
+        assert result.exit_code == 2 and "is a file, but several inputs" in result.stderr, message
+    assert (tmp_path / "file").read_text() == "keep"
+
+
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
     result, message = invoke(*["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])

@@ -46,7 +46,7 @@ def test_python_m_and_version():
 
 
 def test_the_command_line_starts_without_numpy():
-    # numpy takes ~0.1 s to import: `apply` reads its photo meanwhile, and --help does without it.
+    # numpy is slow to import: `apply` reads its photo meanwhile, and --help does without it.
     code = "import sys, nnfilter.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -209,6 +209,13 @@ def _bits(path) -> int:
         return 16 if ";16" in (args if isinstance(args, str) else args[0]) else 8
 
 
+def test_a_16_bit_photos_transparency_dropped_by_a_jpeg_output_is_warned_of(tmp_path, model_file):
+    pixels = np.dstack([smooth16(40, 30, seed=1), np.full((30, 40), 30000, np.uint16)])
+    write_tiff(tmp_path / "see-through.tif", pixels, extrasamples=[2])
+    result, info = invoke("apply", tmp_path / "see-through.tif", "-m", model_file, "-o", tmp_path / "out.jpg")
+    assert result.exit_code == 0 and "transparency was dropped" in result.stderr, info
+
+
 def test_batch_of_mixed_8_and_16_bit_files(tmp_path, model_file):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -1,6 +1,7 @@
 """`nnfilter eval`, coverage and the report pictures."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -67,6 +68,22 @@ def test_a_report_never_replaces_an_input(model_file, pair_files, tmp_path):
     assert result.exit_code == 1 and "x-compare.png: the output is an input file" in result.stderr, info
     assert after.read_bytes() == pair_files["after"].read_bytes()
     assert sorted(p.name for p in folder.iterdir()) == ["x-compare.png", "x.png"]  # no model either
+
+
+def test_an_input_is_refused_as_an_output_by_any_name_and_a_failed_eval_makes_no_report(
+    model_file, pair_files, tmp_path
+):
+    before = tmp_path / "before.png"
+    before.write_bytes(pair_files["before"].read_bytes())
+    (tmp_path / "link.png").symlink_to(before)
+    os.link(before, tmp_path / "hard.png")
+    for name in ("link.png", "hard.png"):
+        result, info = invoke("train", before, pair_files["after"], "-o", tmp_path / name, "--force")
+        assert result.exit_code == 1 and "the output is an input file" in result.stderr, info
+    assert before.read_bytes() == pair_files["before"].read_bytes()
+    result, info = invoke("eval", "-m", model_file, before, pair_files["photo"], "--report", tmp_path / "rep")
+    assert result.exit_code == 1 and "must be the same size" in result.stderr, info
+    assert not (tmp_path / "rep").exists()
 
 
 def test_train_never_saves_over_an_input_and_checks_the_report_folder_first(pair_files, tmp_path):
