@@ -485,7 +485,7 @@ def export(ctx, model, output, format_, size, level, force, strength) -> None:
 
     --strength is baked into the LUT. LUTs map RGB to RGB: the look is baked at full opacity and a
     LUT leaves alpha untouched.
-    A model trained on pairs with transparency also learned alpha; that part cannot be exported.
+    A model trained on a pair whose alpha changes also learned alpha; that part cannot be exported.
     """
     named = {".cube": "cube", ".png": "hald"}.get(output.suffix.lower())
     if format_ is None and named is None:

@@ -199,6 +199,14 @@ def _rgba(image: ImageLike) -> np.ndarray:
     return _with_alpha(pixels, np.iinfo(pixels.dtype).max)
 
 
+def _changes_alpha(source: np.ndarray, target: np.ndarray) -> bool:
+    """Whether a pair (..., 3 or 4) teaches a change of alpha: both sides hold alpha, and it differs
+    (an AFTER saved without alpha, as JPEG, says nothing about it)."""
+    return (
+        source.shape[-1] == 4 and target.shape[-1] == 4 and not np.array_equal(source[..., 3], target[..., 3])
+    )
+
+
 def _with_alpha(pixels: np.ndarray, opaque: float) -> np.ndarray:
     """Pixels (..., 3 or 4) with an alpha of ``opaque`` added to RGB ones, (..., 4)."""
     if pixels.shape[-1] == 3:
@@ -306,13 +314,14 @@ def _learn_look(
         pixels = [tuple(_at_16_bits(p) for p in pair) for pair in pixels]
     for source, target in pixels:
         check_pair(source.shape[1::-1], target.shape[1::-1])
-    if any(p.shape[-1] == 4 for pair in pixels for p in pair):
+    if any(_changes_alpha(source, target) for source, target in pixels):
         full = np.iinfo(pixels[0][0].dtype).max
         pixels = [(_with_alpha(source, full), _with_alpha(target, full)) for source, target in pixels]
+    else:  # the look keeps alpha as it is: it learns colours, and applying keeps each pixel's alpha
+        pixels = [(source[..., :3], target[..., :3]) for source, target in pixels]
     channels = pixels[0][0].shape[-1]
     source, target = _in_a_row(pixels, channels)
-    opaque = np.iinfo(source.dtype).max
-    learned_alpha = channels == 4 and bool((source[:, 3] != opaque).any() or (target[:, 3] != opaque).any())
+    learned_alpha = channels == 4
     samples = pair_samples(source, target)
     # Each sample's input is the mean colour of its cell's pixels, so it lies in the same (larger)
     # coverage cell as they do: the cells' colours give the pixels' coverage at a fraction of the cost.

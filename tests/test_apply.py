@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HANG_GUARD_SECONDS, assert_image_similar, colour_field, sepia
+from conftest import HANG_GUARD_SECONDS, assert_image_similar, colour_field, gamma, sepia
 from PIL import Image, ImageOps
 
 from nnfilter import learn_look
@@ -92,6 +92,20 @@ def test_a_look_that_learned_alpha_uses_it():
     assert_image_similar(np.asarray(out)[..., 3], np.full((20, 30), 128), 3)
     exact = look.apply(Image.fromarray(colour_field(30, 20, seed=3)), method="exact")
     assert_image_similar(out, exact, 1)
+
+
+def test_a_pair_that_keeps_its_alpha_teaches_colours_only():
+    # The same alpha gradient on both sides, the colours brightened: the look keeps each pixel's
+    # alpha (an opaque photo stays opaque), and a JPEG AFTER, which holds none, says nothing of it.
+    rgb = colour_field(64, 48, seed=2)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))[..., None]
+    before, after = np.concatenate([rgb, alpha], -1), np.concatenate([gamma(rgb), alpha], -1)
+    for pair in [(before, after), (before, after[..., :3])]:
+        look, _ = learn_look([pair], TrainConfig(epochs=20))
+        assert not look.learned_alpha
+        assert look.apply(Image.fromarray(colour_field(30, 20, seed=3))).mode == "RGB"
+        out = np.asarray(look.apply(Image.fromarray(before)))
+        assert np.array_equal(out[..., 3], alpha[..., 0])
 
 
 def test_a_16_bit_grey_image_is_filtered_as_a_file_of_it_is_read(look):
