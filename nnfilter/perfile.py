@@ -73,6 +73,8 @@ class FileFilter:
     depth: int | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.suffix, str) or "/" in self.suffix or os.sep in self.suffix:
+            raise ValueError(f"suffix must be a string without a folder separator, got {self.suffix!r}")
         if self.format is not None:
             if not isinstance(self.format, str) or self.format.lower() not in FORMAT_EXTENSIONS:
                 formats = ", ".join(sorted(FORMAT_EXTENSIONS))

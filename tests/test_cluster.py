@@ -125,6 +125,7 @@ def test_file_filter_settings(model_file, tmp_path):
         ({"max_pixels": 0}, "max_pixels must be an integer >= 1"),
         ({"depth": 12}, "depth must be 8, 16 or None"),
         ({"strength": 2.5}, "strength must be from 0 to 2"),
+        ({"suffix": "/../../outside"}, "suffix must be a string without a folder separator"),
     ]
     for settings, message in bad:
         with pytest.raises(ValueError, match=message):
