@@ -104,7 +104,7 @@ ALIGN_HINTS = {
 PROBLEM_HINTS = {
     "exists": " (use --force or --skip-existing)",
     "extension": f"; use --format ({', '.join(sorted(FORMAT_EXTENSIONS))})",
-    "outside_base": " (listed paths keep their layout relative to --base)",
+    "outside_base": " (paths keep their layout relative to --base)",
 }
 
 #: What apply says of a ``PlanError``, by its ``kind``, in terms of its options.
@@ -274,7 +274,7 @@ def apply(
 
     With one input file, -o is the output file, unless it is an existing folder or ends with /.
     Otherwise -o is a folder: an input folder's layout is kept under it, listed paths keep theirs
-    relative to --base, and folders are made as needed. Without -o, each output is written beside
+    relative to --base (and INPUT files too when --base is given), and folders are made as needed. Without -o, each output is written beside
     its input, which needs --suffix.
 
     Size, alpha (a JPEG holds none: a warning says when transparency is dropped), EXIF and ICC

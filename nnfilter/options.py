@@ -229,9 +229,8 @@ apply_options = _all(
     click.option(
         "--base",
         type=click.Path(file_okay=False, path_type=Path),
-        default=".",
-        show_default=True,
-        help="Paths read from - keep their layout relative to this folder.",
+        help="Paths read from - (default: the current folder) and, if given, INPUT files keep their "
+        "layout relative to this folder under -o (without it, INPUT files go straight into -o).",
     ),
     click.option(
         "--suffix",

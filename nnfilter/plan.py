@@ -89,7 +89,7 @@ def plan_batch(
     output: str | os.PathLike[str] | None,
     *,
     listed: Sequence[Path] | None = None,
-    base: Path = Path("."),
+    base: Path | None = None,
     recursive: bool = False,
     suffix: str = "",
     format: str | None = None,
@@ -111,8 +111,10 @@ def plan_batch(
     listed : sequence of Path or None
         Paths read from a list (stdin). Folders in it are ignored (``find`` prints them), other files
         are taken as in folders, and each output keeps the path relative to ``base``.
-    base : Path
-        What listed paths are relative to; a listed file outside it is refused.
+    base : Path or None
+        What listed paths (default: the current folder) and, if given, file arguments keep their
+        layout relative to; such a file outside it is refused. File arguments without ``base``
+        go straight into the output folder.
     recursive : bool
         Descend into subfolders of folder inputs.
     suffix : str
@@ -237,33 +239,45 @@ def _collect(
     out = os.path.realpath(output_folder) if output_folder is not None else None
     sources: list[_Source] = []
     for path in inputs:
-        if not path.is_dir():
-            sources.append(_Source(path, Path(path.name)))  # tried even if not an image: the user named it
+        if not path.is_dir():  # tried even if not an image: the user named it
+            rel = Path(path.name) if base is None else _relative(path, base, out, plan)
+            if rel is not None:
+                sources.append(_Source(path, rel))
         else:
             found = (_Source(file, rel) for file, rel in _walk(path, recursive, out, plan))
             sources.extend(_kept(found, plan))
-    sources.extend(_kept(_listed(listed or (), base, out, plan), plan))
+    sources.extend(_kept(_listed(listed or (), base or Path(os.curdir), out, plan), plan))
     return sources
 
 
 def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> Iterator[_Source]:
     """The listed files under ``base`` and outside the output folder ``out``; folders are passed over,
     a path to nothing fails (the list named it)."""
-    root = os.path.abspath(base)
     for path in listed:
         if path.is_dir():
             continue
         if not os.path.lexists(path):
             plan.failed.append(Problem(path, f"{path}: no such file"))
             continue
-        # Outputs beside their inputs need no layout, so no base either.
-        rel = os.path.relpath(os.path.abspath(path), root) if out is not None else path.name
-        if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
-            plan.failed.append(Problem(path, f"{path}: not under {base}", "outside_base"))
-        elif out is not None and os.path.realpath(path).startswith(out + os.sep):
-            plan.skipped.append(Problem(path, f"{path}: in the output folder"))
-        else:
-            yield _Source(path, Path(rel))
+        rel = _relative(path, base, out, plan)
+        if rel is not None:
+            yield _Source(path, rel)
+
+
+def _relative(path: Path, base: Path, out: str | None, plan: Plan) -> Path | None:
+    """``path`` relative to ``base``, for its place under the output folder ``out`` (its name alone
+    when outputs go beside their inputs, which need no layout); None, with the reason in ``plan``,
+    for a file outside ``base`` or inside ``out``."""
+    if out is None:
+        return Path(path.name)
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        plan.failed.append(Problem(path, f"{path}: not under {base}", "outside_base"))
+        return None
+    if os.path.realpath(path).startswith(out + os.sep):
+        plan.skipped.append(Problem(path, f"{path}: in the output folder"))
+        return None
+    return Path(rel)
 
 
 def _kept(candidates: Iterable[_Source], plan: Plan) -> Iterator[_Source]:

@@ -356,6 +356,20 @@ def test_a_file_given_as_the_output_folder_is_a_usage_error_with_or_without_a_sl
     assert (tmp_path / "file").read_text() == "keep"
 
 
+def test_input_files_keep_their_layout_under_base_as_xargs_passes_them(model_file, tmp_path):
+    # find photos -print0 | xargs -0 -n 1 nnfilter apply --base photos -o out/: two a.png, no clash.
+    photos = tmp_path / "photos"
+    first, second = write_image(photos / "2023" / "a.png", 1), write_image(photos / "2024" / "a.png", 2)
+    out = tmp_path / "out"
+    for photo in (first, second):
+        result, message = invoke(*["apply", "-m", model_file, photo, "--base", photos, "-o", f"{out}/", "-q"])
+        assert result.exit_code == 0, message
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["2023/a.png", "2024/a.png"]
+    result, message = invoke(*["apply", "-m", model_file, tmp_path / "photos" / "2023" / "a.png",
+                               "--base", photos / "2024", "-o", out])  # fmt: skip
+    assert result.exit_code == 1 and "not under" in result.stderr, message
+
+
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):
     a = write_image(tmp_path / "a.png", 1)
     result, message = invoke(*["apply", "-m", model_file, a, "--suffix", "-look", "--format", "webp", "-q"])
@@ -490,7 +504,7 @@ def test_plan_listed_paths_are_relative_to_base(tmp_path, model_file):
     )
     assert result.exit_code == 1, message
     assert (
-        f"error: {outside}: not under {tmp_path / 'in'} (listed paths keep their layout relative to --base)"
+        f"error: {outside}: not under {tmp_path / 'in'} (paths keep their layout relative to --base)"
         in result.stderr
     ), message
     assert (
