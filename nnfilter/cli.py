@@ -7,6 +7,7 @@ written, or some files of a batch failed); 2 a usage error (bad option or argume
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -31,6 +32,7 @@ from .errors import (
     TrainingDivergedError,
     interruption,
 )
+from .files import describe
 from .images import ImageReading, PixelMemory
 from .onefile import Outcome, Settings
 from .options import apply_options, max_pixels_option, strength_option, train_options
@@ -128,14 +130,22 @@ def _fail(exc: BaseException) -> click.ClickException:
 
 class _Commands(click.Group):
     """nnfilter's commands: the one place where a Ctrl-C ends a run, with exit code 130 (not click's
-    "Aborted!" and 1) and the ``Interrupted`` message saying what was left undone, if any."""
+    "Aborted!" and 1) and the ``Interrupted`` message saying what was left undone, if any; and
+    where data that stdout cannot take (a full disk) is an error, not a traceback at exit."""
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a full disk shows here, not as a traceback at exit
         except KeyboardInterrupt as exc:
             click.echo(str(exc) or "interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # the commands turn their files' errors into NnfilterError: this is stdout's
+            if exc.errno == errno.EPIPE:
+                raise  # a reader that stopped reading (| head): click ends quietly
+            raise click.ClickException(f"cannot write the output ({describe(exc)})") from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -822,6 +822,18 @@ def test_output_to_a_device_is_refused(tmp_path, pair):
     assert "not a regular file" in line
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", [["info"], ["info", "--json"], ["eval", "-m"]])
+def test_data_that_stdout_cannot_take_is_one_error_line(tmp_path, pair, model_file, command):
+    args = [NNFILTER, *command, model_file, *(pair if command[0] == "eval" else [])]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=HANG_GUARD_SECONDS
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "Error: cannot write the output (No space left on device)\n"
+
+
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 16 KiB tmpfs (needs root, or CAP_SYS_ADMIN); skipped where it cannot be mounted."""
