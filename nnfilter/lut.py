@@ -171,6 +171,10 @@ def write_cube(
     write_bytes(path, _cube_text(table, title).encode("utf-8"), overwrite)
 
 
+#: The largest value a .cube may hold: the table is float32.
+_LARGEST = float(np.finfo(np.float32).max)
+
+
 def _cube_error(name: str, lineno: int | None, message: str) -> LutFormatError:
     where = f"{name}, line {lineno}" if lineno is not None else name
     return LutFormatError(f"{where}: {message}")
@@ -198,6 +202,8 @@ def _parse_floats(name: str, lineno: int, tokens: list[str], count: int, what: s
         raise _cube_error(name, lineno, f"{what} has a value that is not a number: {text!r}") from None
     if not all(np.isfinite(values)):
         raise _cube_error(name, lineno, f"{what} has a value that is not finite: {text!r}")
+    if not all(abs(value) <= _LARGEST for value in values):
+        raise _cube_error(name, lineno, f"{what} has a value too large for a LUT: {text!r}")
     return values
 
 
@@ -255,7 +261,7 @@ def _plain_rows(text: str, count: int) -> np.ndarray | None:
         values = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
     except ValueError:
         return None
-    if not np.isfinite(values).all():
+    if not (np.abs(values) <= _LARGEST).all():  # not finite in float32, the table's type
         return None
     return values.reshape(count, 3)
 

@@ -246,6 +246,7 @@ GOOD_ROWS = [" ".join(map(str, p)) for p in grid_points(2).tolist()]
         (cube(2, GOOD_ROWS[:7] + ["nan 1 1"]), r"line 9: row has a value that is not finite: 'nan 1 1'"),
         (cube(2, GOOD_ROWS[:7] + ["1 INF 1"]), r"line 9: row has a value that is not finite"),
         (cube(2, GOOD_ROWS[:7] + ["1 1e999 1"]), r"line 9: row has a value that is not finite"),
+        (cube(2, GOOD_ROWS[:7] + ["1 1e300 1"]), r"line 9: row has a value too large for a LUT: '1 1e300 1'"),
         (
             cube(2, header="LUT_3D_SIZE 2\nDOMAIN_MIN -0.1 0 0"),
             r"line 2: DOMAIN_MIN -0.1 0 0 is not supported, only",
