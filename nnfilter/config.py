@@ -6,7 +6,9 @@ The command line builds its options from this module before any maths is importe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 #: Hidden-layer activations (``model.ACTIVATIONS`` implements them), losses (``model.LOSSES``)
 #: and optimizers (``train.OPTIMIZERS``).
@@ -22,6 +24,18 @@ AUTO_EPOCHS_RANGE = (10, 2000)
 # see benchmarks/RESULTS.md, "Seed to seed").
 HIDDEN_ONE_PAIR = (16, 16)
 HIDDEN_MORE_PAIRS = (32, 32)
+#: How many hidden layers, and how many units each, a network may have.
+MAX_LAYERS, MAX_UNITS = 8, 1024
+
+
+def _number(value: object) -> bool:
+    """Whether ``value`` is a real number (not a bool), finite."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object) -> bool:
+    """Whether ``value`` is an integer (not a bool; numpy's count)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 @dataclass
@@ -46,6 +60,43 @@ class TrainConfig:
     count_power: float = 0.45
     #: The prior anchors' weight, as a share of the samples' (``data.with_prior_anchors``); 0: none.
     prior_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Refuse, with a ``ValueError`` naming the field, what the command line's options refuse."""
+        checks = [
+            (
+                "hidden",
+                self.hidden is None
+                or isinstance(self.hidden, (list, tuple))
+                and 1 <= len(self.hidden) <= MAX_LAYERS
+                and all(_whole(s) and 1 <= s <= MAX_UNITS for s in self.hidden),
+                f"None or a list of 1 to {MAX_LAYERS} layer sizes from 1 to {MAX_UNITS}",
+            ),
+            ("activation", self.activation in ACTIVATION_NAMES, f"one of {', '.join(ACTIVATION_NAMES)}"),
+            ("loss", self.loss in LOSS_NAMES, f"one of {', '.join(LOSS_NAMES)}"),
+            ("optimizer", self.optimizer in OPTIMIZER_NAMES, f"one of {', '.join(OPTIMIZER_NAMES)}"),
+            ("lr", self.lr is None or _number(self.lr) and 0 < self.lr <= 100, "None or in (0, 100]"),
+            ("momentum", _number(self.momentum) and 0 <= self.momentum < 1, "in [0, 1)"),
+            ("batch_size", _whole(self.batch_size) and self.batch_size >= 1, "an integer >= 1"),
+            (
+                "epochs",
+                self.epochs is None or _whole(self.epochs) and self.epochs >= 1,
+                "None or an integer >= 1",
+            ),
+            ("error_threshold", _number(self.error_threshold) and self.error_threshold >= 0, "a number >= 0"),
+            ("seed", _whole(self.seed), "an integer"),
+            (
+                "validation_share",
+                _number(self.validation_share) and 0 <= self.validation_share < 1,
+                "in [0, 1)",
+            ),
+            ("residual", isinstance(self.residual, bool), "True or False"),
+            ("count_power", _number(self.count_power), "a finite number"),
+            ("prior_weight", _number(self.prior_weight) and self.prior_weight >= 0, "a number >= 0"),
+        ]
+        for name, good, allowed in checks:
+            if not good:
+                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
 
     def learning_rate(self) -> float:
         """The learning rate in force: the given one, or the optimizer's default."""

@@ -17,6 +17,8 @@ from .config import (
     HIDDEN_MORE_PAIRS,
     HIDDEN_ONE_PAIR,
     LOSS_NAMES,
+    MAX_LAYERS,
+    MAX_UNITS,
     OPTIMIZER_NAMES,
     TrainConfig,
 )
@@ -36,8 +38,8 @@ class LayerSizes(click.ParamType):
             sizes = [int(part) for part in str(value).split(",")]
         except ValueError:
             self.fail(f"{value!r} is not a comma-separated list of layer sizes like 16,16", param, ctx)
-        if not 1 <= len(sizes) <= 8 or any(not 1 <= s <= 1024 for s in sizes):
-            self.fail(f"{value!r}: 1 to 8 layers of 1 to 1024 neurons each", param, ctx)
+        if not 1 <= len(sizes) <= MAX_LAYERS or any(not 1 <= s <= MAX_UNITS for s in sizes):
+            self.fail(f"{value!r}: 1 to {MAX_LAYERS} layers of 1 to {MAX_UNITS} neurons each", param, ctx)
         return sizes
 
 

@@ -165,6 +165,17 @@ def test_same_seed_gives_same_model_and_other_seed_differs():
     assert not all(np.array_equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("epochs", 0), ("epochs", -1), ("lr", 0), ("lr", float("nan")), ("batch_size", 0), ("hidden", "16,16"),
+     ("hidden", [0]), ("momentum", 1.0), ("activation", "swish"), ("validation_share", 1.0), ("seed", 1.5)],
+)  # fmt: skip
+def test_a_training_config_refuses_what_the_command_line_refuses(field, value):
+    with pytest.raises(ValueError, match=rf"^{field} must be "):
+        TrainConfig(**{field: value})
+    assert TrainConfig(seed=np.int64(3), epochs=np.int32(2)).seed == 3
+
+
 def test_steps_count_the_batches_of_every_epoch_with_the_anchors():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (300, 4)).astype(np.float32)
