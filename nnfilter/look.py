@@ -100,6 +100,12 @@ class Look:
         A Pillow image is filtered in place when it is RGB or RGBA, a ``DeepImage`` always.
         ``words``: an RGB image's pixels in an ``images.PixelMemory`` (``PixelMemory.words``).
         """
+        if not isinstance(image, (Image.Image, DeepImage, np.ndarray)):
+            raise TypeError(
+                f"Look.apply filters a Pillow image, a DeepImage or an array, not {type(image).__name__}"
+            )
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads must be an integer >= 1 (or None), got {threads!r}")
         keep_alpha = not self.learned_alpha
         if isinstance(image, DeepImage):
             return apply_network(self.model, image, keep_alpha, threads or os.cpu_count() or 1, self.strength)
@@ -299,6 +305,8 @@ def _learn_look(
     metadata: dict[str, Any] | None,
     jpeg_after: bool | None,
 ) -> tuple[Look, TrainResult]:
+    if not pairs:
+        raise ValueError("a look is learned from one (before, after) pair or more, got none")
     jpegs = [getattr(after, "format", None) == "JPEG" for _, after in pairs]
     if jpeg_after is None:
         jpeg_after = any(jpegs)

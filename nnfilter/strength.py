@@ -9,6 +9,8 @@ the original and 1 the look, bit for bit. Above 1 the look is extrapolated and c
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
 STRENGTH_RANGE = (0.0, 2.0)
@@ -22,7 +24,7 @@ def check_strength(strength: float) -> float:
     0.5
     """
     low, high = STRENGTH_RANGE
-    if not low <= strength <= high:  # NaN fails too
+    if isinstance(strength, bool) or not isinstance(strength, Real) or not low <= strength <= high:  # NaN too
         msg = f"strength must be from {low:g} to {high:g}, got {strength!r}"
         raise ValueError(msg)
     return float(strength)

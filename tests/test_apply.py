@@ -94,6 +94,17 @@ def test_a_look_that_learned_alpha_uses_it():
     assert_image_similar(out, exact, 1)
 
 
+def test_the_api_names_a_wrong_argument(look):
+    with pytest.raises(TypeError, match="filters a Pillow image, a DeepImage or an array, not str"):
+        look.apply("photo.jpg")
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        look.apply(Image.fromarray(random_rgb(1)), threads=-1)
+    with pytest.raises(ValueError, match="strength must be from 0 to 2, got '0.5'"):
+        look.with_strength("0.5")
+    with pytest.raises(ValueError, match="learned from one"):
+        learn_look([])
+
+
 def test_a_pair_that_keeps_its_alpha_teaches_colours_only():
     # The same alpha gradient on both sides, the colours brightened: the look keeps each pixel's
     # alpha (an opaque photo stays opaque), and a JPEG AFTER, which holds none, says nothing of it.
