@@ -353,6 +353,13 @@ def _upright_rgb(
     if coding is not None and image.im is stored:
         info["jpeg_coding"] = coding
     exif = image.info.get("exif")
+    if source_format == "TIFF" and exif_ok:  # a TIFF's EXIF tags are in its own IFD, not in info
+        from .saving import portable_exif  # (saving imports this module)
+
+        try:
+            exif = portable_exif(image.getexif(), from_tiff=True)
+        except Exception:
+            exif = None  # unreadable: dropped, as any other format's
     if exif_ok and isinstance(exif, bytes) and _is_readable_exif(exif):
         info["exif"] = exif if exif.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + exif  # WebP has no prefix
     icc = image.info.get("icc_profile")

@@ -24,7 +24,7 @@ from PIL import Image, TiffImagePlugin, TiffTags
 from .deep import DeepImage, output_depth, unpremultiply
 from .errors import NnfilterError, OutputError
 from .files import atomic_write, describe
-from .saving import ORIENTATION, TIFF_ONLY_TAGS, output_format, save_image
+from .saving import ORIENTATION, TIFF_ONLY_TAGS, output_format, portable_exif, save_image
 
 if TYPE_CHECKING:
     from .look import CubeLook, Look
@@ -119,7 +119,7 @@ def upright(pixels: np.ndarray, image: Image.Image) -> DeepImage:
         if image.format == "PNG" and not exif and "exif" not in image.info:
             exif = _late_png_exif(image.fp)
         orientation = exif.get(ORIENTATION, 1)
-        exif_bytes = _portable_exif(exif, image.format == "TIFF")
+        exif_bytes = portable_exif(exif, image.format == "TIFF")
     except Exception:
         orientation, exif_bytes = 1, None
     if orientation in _UPRIGHT:
@@ -131,23 +131,6 @@ def upright(pixels: np.ndarray, image: Image.Image) -> DeepImage:
     if isinstance(icc, bytes) and icc[16:20] == b"RGB ":
         info["icc_profile"] = icc
     return DeepImage(pixels, info, image.format)
-
-
-def _portable_exif(exif: Image.Exif, from_tiff: bool) -> bytes | None:
-    """EXIF as bytes any writer takes ("Exif\\0\\0" and a TIFF structure), orientation left out,
-    or None when it holds no tag."""
-    for ifd in (0x8769, 0x8825):  # a TIFF's EXIF and GPS IFDs, read now from the open file
-        if ifd in exif:
-            exif.get_ifd(ifd)
-    for tag in list(exif):
-        if tag == ORIENTATION or (from_tiff and tag in TIFF_ONLY_TAGS):
-            del exif[tag]
-    if not exif:
-        return None
-    data = exif.tobytes()
-    check = Image.Exif()
-    check.load(data)
-    return data if len(check) > 0 else None
 
 
 def _late_png_exif(fp: IO[bytes] | None) -> Image.Exif:

@@ -57,6 +57,23 @@ TIFF_ONLY_TAGS = frozenset(
 ORIENTATION = 0x0112  # the EXIF tag
 
 
+def portable_exif(exif: Image.Exif, from_tiff: bool) -> bytes | None:
+    """EXIF as bytes any writer takes ("Exif\\0\\0" and a TIFF structure), orientation left out,
+    or None when it holds no tag."""
+    for ifd in (0x8769, 0x8825):  # a TIFF's EXIF and GPS IFDs, read now from the open file
+        if ifd in exif:
+            exif.get_ifd(ifd)
+    for tag in list(exif):
+        if tag == ORIENTATION or (from_tiff and tag in TIFF_ONLY_TAGS):
+            del exif[tag]
+    if not exif:
+        return None
+    data = exif.tobytes()
+    check = Image.Exif()
+    check.load(data)
+    return data if len(check) > 0 else None
+
+
 def save_image(
     image: Image.Image,
     path: str | os.PathLike[str],

@@ -480,6 +480,19 @@ def test_tiff_keeps_exif_tags_and_icc_but_not_layout_tags(tmp_path):
     assert np.array_equal(np.asarray(open_image(tmp_path / "out.tif")), np.asarray(_noise((8, 6))))
 
 
+def test_an_8_bit_tiffs_exif_is_read_from_its_own_tags_as_a_16_bit_ones_is(tmp_path):
+    exif = Image.Exif()
+    exif[271], exif[306], exif[0x0112] = "TiffCam", "2020:01:01 00:00:00", 6  # Make, DateTime, turned
+    _noise((8, 6)).save(tmp_path / "in.tif", exif=exif)
+    opened = open_image(tmp_path / "in.tif")
+    assert opened.size == (6, 8)  # turned upright
+    save_image(opened, tmp_path / "out.jpg", exif=opened.info["exif"])
+    with Image.open(tmp_path / "out.jpg") as out:
+        tags = out.getexif()
+        assert tags[271] == "TiffCam" and tags[306] == "2020:01:01 00:00:00" and 0x0112 not in tags
+        assert not {256, 257, 273} & set(tags)  # the TIFF's own layout tags stay behind
+
+
 def test_tiff_leaves_out_an_exifs_own_tiff_data_as_16_bit_tiffs_do(tmp_path):
     # XMP, IPTC and ICC tags in an EXIF are another file's TIFF data, not EXIF.
     exif = _exif(t271="Maker", t700=b"<x:xmpmeta/>", t33723=b"iptc", t34675=b"not a profile")
