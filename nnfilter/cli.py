@@ -130,22 +130,25 @@ def _fail(exc: BaseException) -> click.ClickException:
 
 class _Commands(click.Group):
     """nnfilter's commands: the one place where a Ctrl-C ends a run, with exit code 130 (not click's
-    "Aborted!" and 1) and the ``Interrupted`` message saying what was left undone, if any; and
-    where data that stdout cannot take (a full disk) is an error, not a traceback at exit."""
+    "Aborted!" and 1) and the ``Interrupted`` message saying what was left undone, if any."""
 
     def invoke(self, ctx: click.Context):
         try:
-            try:
-                return super().invoke(ctx)
-            finally:
-                sys.stdout.flush()  # a full disk shows here, not as a traceback at exit
+            return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             click.echo(str(exc) or "interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
-        except OSError as exc:  # the commands turn their files' errors into NnfilterError: this is stdout's
-            if exc.errno == errno.EPIPE:
-                raise  # a reader that stopped reading (| head): click ends quietly
-            raise click.ClickException(f"cannot write the output ({describe(exc)})") from None
+
+
+def _data(text: str) -> None:
+    """A line of data on stdout; a stdout that cannot take it (a full disk) is a one-line error, not
+    a traceback (a closed pipe, ``| head``, is left to click, which ends quietly)."""
+    try:
+        click.echo(text)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        raise click.ClickException(f"cannot write the output ({describe(exc)})") from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -353,7 +356,7 @@ def apply(
         click.echo(f"note: {plan.ignored_folders} subfolder(s) not entered (use --recursive)", err=True)
     if dry_run:
         for job in plan.jobs:
-            click.echo(f"{job.src} -> {job.dst}")
+            _data(f"{job.src} -> {job.dst}")
         click.echo(
             f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} skipped, {len(plan.failed)} failed",
             err=True,
@@ -442,15 +445,15 @@ def info(model, as_json) -> None:
         raise _fail(exc) from None
     sizes = look.model.layer_sizes
     if as_json:
-        click.echo(json.dumps({"layer_sizes": sizes, **look.metadata}, indent=2, sort_keys=True))
+        _data(json.dumps({"layer_sizes": sizes, **look.metadata}, indent=2, sort_keys=True))
         return
     skip = "" if look.model.skip is None else " with a skip path"
     if look.model.prior is not None:
         skip += " from an additive prior"
-    click.echo(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, sigmoid output{skip})")
+    _data(f"network: {'-'.join(map(str, sizes))} ({look.model.activation}, sigmoid output{skip})")
     for key, value in sorted(look.metadata.items()):
         if key not in ("activation", "coverage"):  # the coverage mask is for --json
-            click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            _data(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
 
 
 @main.command()
@@ -590,6 +593,6 @@ def eval_(images, model, as_json, report, align_pairs, max_pixels) -> None:
     except NnfilterError as exc:
         raise _fail(exc) from None
     if as_json:
-        click.echo(json.dumps([asdict(s) for s in scores], indent=2))
+        _data(json.dumps([asdict(s) for s in scores], indent=2))
     else:
-        click.echo(score_table(scores))
+        _data(score_table(scores))

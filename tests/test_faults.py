@@ -834,6 +834,17 @@ def test_data_that_stdout_cannot_take_is_one_error_line(tmp_path, pair, model_fi
     assert done.stderr == "Error: cannot write the output (No space left on device)\n"
 
 
+def test_a_closed_stdout_is_no_error(tmp_path, pair, model_file):
+    for command in (
+        ["info", model_file],
+        ["apply", pair[0], "-m", model_file, "-o", tmp_path / "out.png", "-q"],
+    ):
+        done = subprocess.run(["sh", "-c", '"$@" >&-', "sh", NNFILTER, *map(str, command)],
+                              stderr=subprocess.PIPE, text=True, timeout=HANG_GUARD_SECONDS)  # fmt: skip
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert (tmp_path / "out.png").is_file()
+
+
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 16 KiB tmpfs (needs root, or CAP_SYS_ADMIN); skipped where it cannot be mounted."""
