@@ -67,7 +67,8 @@ class Look:
 
     @property
     def learned_alpha(self) -> bool:
-        """Whether the training pairs had transparency, so the network's alpha output is used."""
+        """Whether the training pairs changed alpha, so the network's alpha output is used (an
+        older model file sets it whenever its pairs had transparency)."""
         return bool(self.metadata.get("learned_alpha", False))
 
     def with_strength(self, strength: float) -> Look:
@@ -206,11 +207,22 @@ def _rgba(image: ImageLike) -> np.ndarray:
 
 
 def _changes_alpha(source: np.ndarray, target: np.ndarray) -> bool:
-    """Whether a pair (..., 3 or 4) teaches a change of alpha: both sides hold alpha, and it differs
-    (an AFTER saved without alpha, as JPEG, says nothing about it)."""
-    return (
-        source.shape[-1] == 4 and target.shape[-1] == 4 and not np.array_equal(source[..., 3], target[..., 3])
-    )
+    """Whether a pair (..., 3 or 4) teaches a change of alpha: its AFTER holds alpha (one saved
+    without, as a JPEG, says nothing of it) that differs from the BEFORE's (opaque if it has none)."""
+    if target.shape[-1] != 4:
+        return False
+    if source.shape[-1] == 4:
+        return not np.array_equal(source[..., 3], target[..., 3])
+    return bool((target[..., 3] != np.iinfo(target.dtype).max).any())
+
+
+def _both_with_alpha(source: np.ndarray, target: np.ndarray, opaque: float) -> tuple[np.ndarray, np.ndarray]:
+    """A pair (..., 4) each: a BEFORE without alpha made ``opaque``, an AFTER without alpha given
+    its BEFORE's (it says nothing of alpha)."""
+    source = _with_alpha(source, opaque)
+    if target.shape[-1] == 3:
+        target = np.concatenate([target, source[..., 3:].astype(target.dtype)], axis=-1)
+    return source, target
 
 
 def _with_alpha(pixels: np.ndarray, opaque: float) -> np.ndarray:
@@ -312,21 +324,21 @@ def _learn_look(
         jpeg_after = any(jpegs)
     pixels = [(_pixels(before), _after_pixels(after, jpeg_after)) for before, after in pairs]
     codings = [jpeg_coding(after) if jpeg else None for (_, after), jpeg in zip(pairs, jpegs, strict=True)]
-    mend = (
-        jpeg_after
-        and any(jpegs)
-        and all(c is not None for c, jpeg in zip(codings, jpegs, strict=True) if jpeg)
-        and all(p.dtype != np.uint16 and p.shape[-1] == 3 for pair in pixels for p in pair)
-    )
     if any(p.dtype == np.uint16 for pair in pixels for p in pair):
         pixels = [tuple(_at_16_bits(p) for p in pair) for pair in pixels]
     for source, target in pixels:
         check_pair(source.shape[1::-1], target.shape[1::-1])
     if any(_changes_alpha(source, target) for source, target in pixels):
         full = np.iinfo(pixels[0][0].dtype).max
-        pixels = [(_with_alpha(source, full), _with_alpha(target, full)) for source, target in pixels]
+        pixels = [_both_with_alpha(source, target, full) for source, target in pixels]
     else:  # the look keeps alpha as it is: it learns colours, and applying keeps each pixel's alpha
-        pixels = [(source[..., :3], target[..., :3]) for source, target in pixels]
+        pixels = [tuple(np.ascontiguousarray(p[..., :3]) for p in pair) for pair in pixels]
+    mend = (
+        jpeg_after
+        and any(jpegs)
+        and all(c is not None for c, jpeg in zip(codings, jpegs, strict=True) if jpeg)
+        and all(p.dtype != np.uint16 and p.shape[-1] == 3 for pair in pixels for p in pair)
+    )
     channels = pixels[0][0].shape[-1]
     source, target = _in_a_row(pixels, channels)
     learned_alpha = channels == 4

@@ -11,7 +11,7 @@ import pytest
 from conftest import HANG_GUARD_SECONDS, assert_image_similar, colour_field, gamma, sepia
 from PIL import Image, ImageOps
 
-from nnfilter import learn_look
+from nnfilter import learn_look, learn_look_from_files
 from nnfilter.apply import ColourTable, _filter_strips, _on_crops, apply_to_image, apply_to_pixels
 from nnfilter.images import ImageReading, PixelMemory, open_image
 from nnfilter.model import init_mlp
@@ -117,6 +117,19 @@ def test_a_pair_that_keeps_its_alpha_teaches_colours_only():
         assert look.apply(Image.fromarray(colour_field(30, 20, seed=3))).mode == "RGB"
         out = np.asarray(look.apply(Image.fromarray(before)))
         assert np.array_equal(out[..., 3], alpha[..., 0])
+
+
+def test_an_opaque_before_with_a_transparent_after_teaches_alpha_and_a_jpeg_after_is_mended(tmp_path):
+    rgb = colour_field(64, 48, seed=2)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))[..., None]
+    cut_out, _ = learn_look([(rgb, np.concatenate([rgb, alpha], -1))], TrainConfig(epochs=5))
+    assert cut_out.learned_alpha  # a cut-out look: the BEFORE, without alpha, is opaque
+    Image.fromarray(np.concatenate([rgb, alpha], -1)).save(tmp_path / "before.png")
+    Image.fromarray(gamma(rgb)).save(tmp_path / "after.jpg", quality=90)
+    look, _ = learn_look_from_files(
+        [(tmp_path / "before.png", tmp_path / "after.jpg")], TrainConfig(epochs=5)
+    )
+    assert not look.learned_alpha and look.metadata["prior_chroma"] == "mended cells"
 
 
 def test_a_16_bit_grey_image_is_filtered_as_a_file_of_it_is_read(look):
