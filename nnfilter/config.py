@@ -84,7 +84,7 @@ class TrainConfig:
                 "None or an integer >= 1",
             ),
             ("error_threshold", _number(self.error_threshold) and self.error_threshold >= 0, "a number >= 0"),
-            ("seed", _whole(self.seed), "an integer"),
+            ("seed", _whole(self.seed) and self.seed >= 0, "an integer >= 0"),
             (
                 "validation_share",
                 _number(self.validation_share) and 0 <= self.validation_share < 1,

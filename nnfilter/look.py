@@ -12,6 +12,7 @@ import datetime
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,9 @@ class Look:
             raise TypeError(
                 f"Look.apply filters a Pillow image, a DeepImage or an array, not {type(image).__name__}"
             )
-        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        if threads is not None and not (
+            isinstance(threads, Integral) and not isinstance(threads, bool) and threads >= 1
+        ):
             raise ValueError(f"threads must be an integer >= 1 (or None), got {threads!r}")
         keep_alpha = not self.learned_alpha
         if isinstance(image, DeepImage):
@@ -317,6 +320,7 @@ def _learn_look(
     metadata: dict[str, Any] | None,
     jpeg_after: bool | None,
 ) -> tuple[Look, TrainResult]:
+    pairs = list(pairs)
     if not pairs:
         raise ValueError("a look is learned from one (before, after) pair or more, got none")
     jpegs = [getattr(after, "format", None) == "JPEG" for _, after in pairs]

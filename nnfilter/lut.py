@@ -171,8 +171,9 @@ def write_cube(
     write_bytes(path, _cube_text(table, title).encode("utf-8"), overwrite)
 
 
-#: The largest value a .cube may hold: the table is float32.
-_LARGEST = float(np.finfo(np.float32).max)
+#: The largest value a .cube may hold: far beyond any colour, and small enough that a float32 table
+#: stays finite through --strength's extrapolation.
+_LARGEST = 1e6
 
 
 def _cube_error(name: str, lineno: int | None, message: str) -> LutFormatError:
@@ -261,7 +262,7 @@ def _plain_rows(text: str, count: int) -> np.ndarray | None:
         values = np.fromiter(map(float, tokens), dtype=np.float64, count=len(tokens))
     except ValueError:
         return None
-    if not (np.abs(values) <= _LARGEST).all():  # not finite in float32, the table's type
+    if not (np.abs(values) <= _LARGEST).all():
         return None
     return values.reshape(count, 3)
 

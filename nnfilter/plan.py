@@ -240,7 +240,7 @@ def _collect(
     sources: list[_Source] = []
     for path in inputs:
         if not path.is_dir():  # tried even if not an image: the user named it
-            rel = Path(path.name) if base is None else _relative(path, base, out, plan)
+            rel = Path(path.name) if base is None else _relative(path, base, out, plan, named=True)
             if rel is not None:
                 sources.append(_Source(path, rel))
         else:
@@ -264,10 +264,11 @@ def _listed(listed: Sequence[Path], base: Path, out: str | None, plan: Plan) -> 
             yield _Source(path, rel)
 
 
-def _relative(path: Path, base: Path, out: str | None, plan: Plan) -> Path | None:
+def _relative(path: Path, base: Path, out: str | None, plan: Plan, named: bool = False) -> Path | None:
     """``path`` relative to ``base``, for its place under the output folder ``out`` (its name alone
     when outputs go beside their inputs, which need no layout); None, with the reason in ``plan``,
-    for a file outside ``base`` or inside ``out``."""
+    for a file outside ``base`` (refused) or inside ``out`` (skipped as an earlier output when
+    listed, refused when ``named`` on the command line)."""
     if out is None:
         return Path(path.name)
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
@@ -275,7 +276,7 @@ def _relative(path: Path, base: Path, out: str | None, plan: Plan) -> Path | Non
         plan.failed.append(Problem(path, f"{path}: not under {base}", "outside_base"))
         return None
     if os.path.realpath(path).startswith(out + os.sep):
-        plan.skipped.append(Problem(path, f"{path}: in the output folder"))
+        (plan.failed if named else plan.skipped).append(Problem(path, f"{path}: in the output folder"))
         return None
     return Path(rel)
 

@@ -52,7 +52,7 @@ _JPEG_FULL_CHROMA_QUALITY = 90
 # (ICC profile, XMP, IPTC, Photoshop resources and layers), which must not travel as EXIF.
 TIFF_ONLY_TAGS = frozenset(
     {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 292, 293, 317, 320, 322, 323}
-    | {324, 325, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
+    | {324, 325, 330, 338, 339, 340, 341, 513, 514, 529, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
 )
 ORIENTATION = 0x0112  # the EXIF tag
 

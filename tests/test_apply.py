@@ -102,7 +102,8 @@ def test_the_api_names_a_wrong_argument(look):
     with pytest.raises(ValueError, match="strength must be from 0 to 2, got '0.5'"):
         look.with_strength("0.5")
     with pytest.raises(ValueError, match="learned from one"):
-        learn_look([])
+        learn_look(iter([]))
+    assert look.apply(Image.fromarray(random_rgb(1)), threads=np.int64(1)).mode == "RGB"
 
 
 def test_a_pair_that_keeps_its_alpha_teaches_colours_only():

@@ -368,6 +368,8 @@ def test_input_files_keep_their_layout_under_base_as_xargs_passes_them(model_fil
     result, message = invoke(*["apply", "-m", model_file, tmp_path / "photos" / "2023" / "a.png",
                                "--base", photos / "2024", "-o", out])  # fmt: skip
     assert result.exit_code == 1 and "not under" in result.stderr, message
+    result, message = invoke(*["apply", "-m", model_file, first, "--base", photos, "-o", first.parent])
+    assert result.exit_code == 1 and f"{first}: in the output folder" in result.stderr, message
 
 
 def test_suffix_without_output_writes_beside_the_inputs(model_file, tmp_path):

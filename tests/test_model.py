@@ -168,7 +168,7 @@ def test_same_seed_gives_same_model_and_other_seed_differs():
 @pytest.mark.parametrize(
     "field, value",
     [("epochs", 0), ("epochs", -1), ("lr", 0), ("lr", float("nan")), ("batch_size", 0), ("hidden", "16,16"),
-     ("hidden", [0]), ("momentum", 1.0), ("activation", "swish"), ("validation_share", 1.0), ("seed", 1.5)],
+     ("hidden", [0]), ("momentum", 1.0), ("activation", "swish"), ("validation_share", 1.0), ("seed", 1.5), ("seed", -1)],
 )  # fmt: skip
 def test_a_training_config_refuses_what_the_command_line_refuses(field, value):
     with pytest.raises(ValueError, match=rf"^{field} must be "):
