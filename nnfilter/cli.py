@@ -281,21 +281,21 @@ def apply(
     subfolders), or - to read a list of paths from stdin, one per line (or NUL-separated with -0;
     folders in the list are ignored, a path to nothing fails). A file in a folder or list that is
     named as an image (.jpg, .png, ...) but is not one (empty, text) fails, with its reason; other
-    files (sidecars, .DS_Store) are skipped, and --verbose names them. The output folder is never taken as input,
-    nor is a file named as another input's output (an earlier run's, beside its input: skipped;
-    never overwritten, even with --force).
+    files (sidecars, .DS_Store) are skipped, and --verbose names them. The output folder is never
+    taken as input, nor is a file named as another input's output (an earlier run's, beside its
+    input: skipped; never overwritten, even with --force).
 
     With one input file, -o is the output file, unless it is an existing folder or ends with /.
     Otherwise -o is a folder: an input folder's layout is kept under it, listed paths keep theirs
-    relative to --base (and INPUT files too when --base is given), and folders are made as needed. Without -o, each output is written beside
-    its input, which needs --suffix.
+    relative to --base (and INPUT files too when --base is given), and folders are made as needed.
+    Without -o, each output is written beside its input, which needs --suffix.
 
     Size, alpha (a JPEG holds none: a warning says when transparency is dropped), EXIF and ICC
     profile are kept. Each output is written to a temporary file and renamed, so none is ever
-    left half-written, even on Ctrl-C. An existing output is refused
-    (counted as failed) unless --force or --skip-existing; an input is never overwritten. One bad
-    file does not stop the batch: it is named on stderr and the run ends with a summary line
-    ("N done, N skipped, N failed") on stderr. Only --dry-run writes to stdout.
+    left half-written, even on Ctrl-C. An existing output is refused (counted as failed) unless
+    --force or --skip-existing; an input is never overwritten. One bad file does not stop the
+    batch: it is named on stderr and the run ends with a summary line ("N done, N skipped, N
+    failed") on stderr. Only --dry-run writes to stdout.
 
     Exit codes: 0 all done (or skipped), 1 some inputs failed (or a bad model), 2 usage error,
     130 interrupted (Ctrl-C: files being written are finished, the rest are left for a re-run

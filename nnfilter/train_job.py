@@ -54,8 +54,8 @@ def train_to_file(
     ``path`` is checked before training (an input file is refused, an existing file too unless
     ``overwrite``) and its folder made if missing. ``report`` (a folder, see
     ``report.write_train_report``) is checked before training too, and written after ``on_saved``
-    is told that the model is saved. Pairs are lined up first (resized, or
-    aligned with ``align_pairs``: see ``pairs.line_up``), which tells ``on_note`` what it did.
+    is told that the model is saved. Pairs are lined up first (resized, or aligned with
+    ``align_pairs``: see ``pairs.line_up``), which tells ``on_note`` what it did.
 
     Raises
     ------
