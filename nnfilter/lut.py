@@ -290,14 +290,17 @@ def read_cube(path: str | os.PathLike[str]) -> np.ndarray:
     """
     name = os.fspath(path)
     try:
-        with open(path, encoding="utf-8-sig") as file:
-            text = file.read()
+        with open(path, "rb") as file:
+            data = file.read()
     except OSError as exc:
         raise LutFormatError(f"cannot read LUT file {name}: {describe(exc)}") from None
-    except UnicodeDecodeError:
-        raise LutFormatError(f"{name}: not a text .cube file") from None
-
-    lines = text.split("\n")  # text mode has already turned \r\n and \r into \n
+    if b"\0" in data:  # a binary file, such as a HaldCLUT PNG
+        raise LutFormatError(f"{name}: not a text .cube file (only .cube 3D LUTs are read)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # a title or comment in a Latin encoding: the numbers are ASCII either way
+        text = data.decode("latin-1")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     size = size_line = None
     rows: list[list[str]] = []
     row_lines: list[int] = []

@@ -290,6 +290,9 @@ def test_read_cube_unreadable_files(tmp_path):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(LutFormatError, match=r"photo\.cube: not a text \.cube file"):
         read_cube(binary)
+    latin = tmp_path / "latin.cube"
+    latin.write_bytes(b'TITLE "caf\xe9"\r\n' + cube(2, GOOD_ROWS).encode())
+    assert read_cube(latin).shape == (2, 2, 2, 3)  # a title in Latin-1 (not UTF-8) is only a title
 
 
 # --- Pillow ---------------------------------------------------------------------------------------------------------
