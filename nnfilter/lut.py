@@ -321,13 +321,14 @@ def read_cube(path: str | os.PathLike[str]) -> np.ndarray:
     if size is None:
         what = "no LUT_3D_SIZE line" if rows else "no LUT_3D_SIZE line and no data (empty file?)"
         raise _cube_error(name, None, what)
+    # Each row parsed first: a line of text or a row split in two is named, not miscounted.
+    values = [_parse_floats(name, lineno, row, 3, "row") for row, lineno in zip(rows, row_lines, strict=True)]
     expected_rows = size**3
     if len(rows) > expected_rows:
         extra = row_lines[expected_rows]
         raise _cube_error(name, extra, f"more than the {expected_rows} rows of LUT_3D_SIZE {size}")
     if len(rows) < expected_rows:
         raise _cube_error(name, None, f"LUT_3D_SIZE {size} needs {expected_rows} rows, found {len(rows)}")
-    values = [_parse_floats(name, lineno, row, 3, "row") for row, lineno in zip(rows, row_lines, strict=True)]
     return np.array(values, dtype=np.float32).reshape(size, size, size, 3)
 
 

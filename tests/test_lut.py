@@ -243,6 +243,11 @@ GOOD_ROWS = [" ".join(map(str, p)) for p in grid_points(2).tolist()]
             r"line 5: row needs 3 numbers, got 2: '0.5 0.5'",
         ),
         (cube(2, GOOD_ROWS[:3] + ["0 0 0 0"] + GOOD_ROWS[4:]), r"line 5: row needs 3 numbers, got 4"),
+        (
+            cube(2, GOOD_ROWS, header="Created with FooGrade v2\nLUT_3D_SIZE 2"),
+            r"line 1: row needs 3 numbers, got 4: 'Created with FooGrade v2'",
+        ),
+        (cube(2, GOOD_ROWS[:3] + ["0.5 0.5", "0.5"] + GOOD_ROWS[4:]), r"line 5: row needs 3 numbers, got 2"),
         (cube(2, GOOD_ROWS[:7] + ["nan 1 1"]), r"line 9: row has a value that is not finite: 'nan 1 1'"),
         (cube(2, GOOD_ROWS[:7] + ["1 INF 1"]), r"line 9: row has a value that is not finite"),
         (cube(2, GOOD_ROWS[:7] + ["1 1e999 1"]), r"line 9: row has a value that is not finite"),
