@@ -294,10 +294,13 @@ def read_cube(path: str | os.PathLike[str]) -> np.ndarray:
             data = file.read()
     except OSError as exc:
         raise LutFormatError(f"cannot read LUT file {name}: {describe(exc)}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LutFormatError(f"{name}: a UTF-16 text file: save the .cube as UTF-8 (or ASCII)")
     if b"\0" in data:  # a binary file, such as a HaldCLUT PNG
         raise LutFormatError(f"{name}: not a text .cube file (only .cube 3D LUTs are read)")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:  # a title or comment in a Latin encoding: the numbers are ASCII either way
         text = data.decode("latin-1")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

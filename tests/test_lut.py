@@ -298,6 +298,11 @@ def test_read_cube_unreadable_files(tmp_path):
     latin = tmp_path / "latin.cube"
     latin.write_bytes(b'TITLE "caf\xe9"\r\n' + cube(2, GOOD_ROWS).encode())
     assert read_cube(latin).shape == (2, 2, 2, 3)  # a title in Latin-1 (not UTF-8) is only a title
+    latin.write_bytes(b'\xef\xbb\xbfTITLE "caf\xe9"\r\n' + cube(2, GOOD_ROWS).encode())
+    assert read_cube(latin).shape == (2, 2, 2, 3)  # and after a UTF-8 byte order mark
+    latin.write_bytes(cube(2, GOOD_ROWS).encode("utf-16"))
+    with pytest.raises(LutFormatError, match=r"latin\.cube: a UTF-16 text file: save the \.cube as UTF-8"):
+        read_cube(latin)
 
 
 # --- Pillow ---------------------------------------------------------------------------------------------------------
