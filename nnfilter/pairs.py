@@ -98,7 +98,7 @@ def line_up(
 
     Without ``align_pairs``, a pair of sizes with the same aspect ratio (within 1%) is trained at
     the smaller size, the larger image box-filtered down; other sizes raise ``PairMismatchError``;
-    a same-size pair whose content does not line up is noted. With ``align_pairs`` each pair is
+    a pair whose content does not line up (as it is, or once scaled) is noted. With ``align_pairs`` each pair is
     lined up (``align.estimate``) and cut to a rectangle inside their overlap; one that cannot be
     raises ``PairMismatchError``. ``on_note`` receives a ``Note`` for each thing done or found.
     """
@@ -116,21 +116,22 @@ def line_up(
             pair = replace(pair, before=_eight_bit(before), after=_eight_bit(after))
             before, after = pair.before, pair.after
         if align_pairs:
-            pair = _aligned(pair, note)
-        elif before.size != after.size and _same_aspect(before.size, after.size):
+            lined_up.append(_aligned(pair, note))
+            continue
+        if before.size != after.size and _same_aspect(before.size, after.size):
             pair = _to_smaller(pair, note)
         else:
             try:
                 check_pair(before.size, after.size, (str(pair.before_path), str(pair.after_path)))
             except PairMismatchError as exc:
                 raise PairMismatchError(str(exc), kind="shapes") from None
-            score = _identity_match(_eight_bit(before), _eight_bit(after))
-            if score is not None and score < align.MIN_MATCH:
-                note(
-                    f"warning: {pair.before_path} and {pair.after_path} do not line up (match {score:.2f}, "
-                    f"{align.MIN_MATCH} expected)",
-                    "not_lined_up",
-                )
+        score = _identity_match(_eight_bit(pair.before), _eight_bit(pair.after))
+        if score is not None and score < align.MIN_MATCH:
+            note(
+                f"warning: {pair.before_path} and {pair.after_path} do not line up (match {score:.2f}, "
+                f"{align.MIN_MATCH} expected)",
+                "not_lined_up",
+            )
         lined_up.append(pair)
     return lined_up
 

@@ -107,6 +107,10 @@ def test_eval_lines_up_a_pair_as_train_does(model_file, pair_files, tmp_path):
     assert result.exit_code == 0, info
     assert f"{big} is 192x128: resized to 96x64" in result.stderr, info
     assert json.loads(result.stdout)[0]["de00_mean"] < 1.5, info
+    other = tmp_path / "other-2x.png"
+    Image.fromarray(colour_field(192, 128, seed=11)).save(other)
+    result, info = invoke("eval", "-m", model_file, pair_files["before"], other, "--json")
+    assert result.exit_code == 0 and "do not line up" in result.stderr, info
 
 
 def test_eval_refuses_odd_count_and_mismatched_pair(model_file, pair_files, tmp_path):
