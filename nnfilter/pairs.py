@@ -98,9 +98,9 @@ def line_up(
 
     Without ``align_pairs``, a pair of sizes with the same aspect ratio (within 1%) is trained at
     the smaller size, the larger image box-filtered down; other sizes raise ``PairMismatchError``;
-    a pair whose content does not line up (as it is, or once scaled) is noted. With ``align_pairs`` each pair is
-    lined up (``align.estimate``) and cut to a rectangle inside their overlap; one that cannot be
-    raises ``PairMismatchError``. ``on_note`` receives a ``Note`` for each thing done or found.
+    a pair whose content does not line up (as it is, or once scaled) is noted. With
+    ``align_pairs`` each pair is lined up (``align.estimate``) and cut to a rectangle inside their
+    overlap; one that cannot be raises ``PairMismatchError``. ``on_note`` receives a ``Note`` for each thing done or found.
     """
     tell = on_note or (lambda note: None)
 
