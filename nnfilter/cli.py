@@ -32,7 +32,7 @@ from .errors import (
     TrainingDivergedError,
     interruption,
 )
-from .files import describe
+from .files import describe, refuse_input
 from .images import ImageReading, PixelMemory
 from .onefile import Outcome, Settings
 from .options import apply_options, max_pixels_option, strength_option, train_options
@@ -515,7 +515,6 @@ def export(ctx, model, output, format_, size, level, force, strength) -> None:
     unused = "--level" if format_ == "cube" else "--size"
     if ctx.get_parameter_source(unused.lstrip("-")) is not ParameterSource.DEFAULT:
         raise click.UsageError(f"{unused} is for {'HaldCLUT' if format_ == 'cube' else '.cube'} files")
-    from .files import refuse_input
     from .look import Look
     from .lut import bake_table, write_cube, write_hald
 
